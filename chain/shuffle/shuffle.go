@@ -1,0 +1,115 @@
+// Package shuffle implements the consensus-layer committee computation:
+// the "swap-or-not" shuffle (compute_shuffled_index and a whole-list
+// variant), active validator indices, attester seeds from randao mixes and
+// beacon committees per slot.
+//
+// The attestation scanner uses it to derive every committee of an interval
+// from a single beacon state instead of asking a node once per epoch.
+package shuffle
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// MaxShuffleListSize is the largest list the shuffle accepts (2^40, as the spec).
+const MaxShuffleListSize = uint64(1) << 40
+
+// ErrListTooLarge is returned for a list size at or beyond 2^40.
+var ErrListTooLarge = errors.New("shuffle list too large")
+
+// ComputeShuffledIndex returns the position that index moves to in the
+// spec's compute_shuffled_index(index, count, seed) with the given number
+// of rounds (SHUFFLE_ROUND_COUNT; 90 on mainnet).
+func ComputeShuffledIndex(index, count uint64, seed [32]byte, rounds uint8) (uint64, error) {
+	if count == 0 {
+		return 0, errors.New("compute shuffled index: count is zero")
+	}
+	if count >= MaxShuffleListSize {
+		return 0, fmt.Errorf("compute shuffled index: %w: %d", ErrListTooLarge, count)
+	}
+	if index >= count {
+		return 0, fmt.Errorf("compute shuffled index: index %d out of range for count %d", index, count)
+	}
+	var buf [32 + 1 + 4]byte
+	copy(buf[:32], seed[:])
+	for r := uint8(0); r < rounds; r++ {
+		buf[32] = r
+		pivot := pivotOf(buf[:33], count)
+		flip := (pivot + count - index) % count
+		pos := max(index, flip)
+		binary.LittleEndian.PutUint32(buf[33:], uint32(pos>>8))
+		src := sha256.Sum256(buf[:])
+		if (src[(pos&0xff)>>3]>>(pos&7))&1 == 1 {
+			index = flip
+		}
+	}
+	return index, nil
+}
+
+func pivotOf(seedRound []byte, count uint64) uint64 {
+	h := sha256.Sum256(seedRound)
+	return binary.LittleEndian.Uint64(h[:8]) % count
+}
+
+// ShuffleList returns out with out[i] = list[compute_shuffled_index(i, len(list), seed)],
+// i.e. the order in which compute_committee reads the active indices: the
+// committee k of c is out[n*k/c : n*(k+1)/c]. The input is not modified.
+// Cost: rounds * (n/2 swaps + n/256 hashes).
+func ShuffleList[T any](list []T, seed [32]byte, rounds uint8) ([]T, error) {
+	out := make([]T, len(list))
+	copy(out, list)
+	if err := ShuffleListInPlace(out, seed, rounds); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ShuffleListInPlace is ShuffleList working on list itself.
+//
+// compute_shuffled_index is the composition f_{R-1}(...f_0(i)) of involutions
+// f_r (each swaps the pair (i, flip) when the bit at max(i, flip) is set), so
+// out[i] = list[perm(i)] is reached by applying the pair swaps of rounds R-1
+// down to 0 to the list.
+func ShuffleListInPlace[T any](list []T, seed [32]byte, rounds uint8) error {
+	n := uint64(len(list))
+	if n >= MaxShuffleListSize {
+		return fmt.Errorf("shuffle list: %w: %d", ErrListTooLarge, n)
+	}
+	if n <= 1 {
+		return nil
+	}
+	var buf [32 + 1 + 4]byte
+	copy(buf[:32], seed[:])
+	var src [32]byte
+	for ri := int(rounds) - 1; ri >= 0; ri-- {
+		buf[32] = uint8(ri)
+		pivot := pivotOf(buf[:33], n)
+		cached := ^uint64(0)
+		bitAt := func(pos uint64) bool {
+			if blk := pos >> 8; blk != cached {
+				binary.LittleEndian.PutUint32(buf[33:], uint32(blk))
+				src = sha256.Sum256(buf[:])
+				cached = blk
+			}
+			return (src[(pos&0xff)>>3]>>(pos&7))&1 == 1
+		}
+		// Pairs (i, pivot-i) with i < pivot-i: position is pivot-i (descending).
+		for i := uint64(0); i < pivot-i; i++ {
+			flip := pivot - i
+			if bitAt(flip) {
+				list[i], list[flip] = list[flip], list[i]
+			}
+		}
+		// Pairs (i, pivot+n-i) with pivot < i < pivot+n-i: position is pivot+n-i.
+		for i := pivot + 1; i < pivot+n-i; i++ {
+			flip := pivot + n - i
+			if bitAt(flip) {
+				list[i], list[flip] = list[flip], list[i]
+			}
+		}
+	}
+	return nil
+}
