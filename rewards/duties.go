@@ -92,10 +92,12 @@ func NewDutyRecordBuilder(index, startSlot, endSlot uint64) *DutyRecordBuilder {
 }
 
 // AddDuty records validator's duty at dutySlot, first included at
-// inclusionSlot (0 = never included).
+// inclusionSlot (0 = never included). Duty slots in the window's first and
+// last epoch but outside [startSlot, endSlot] are kept in the record; the
+// rulesets ignore them (quirk Q9).
 func (b *DutyRecordBuilder) AddDuty(validator, dutySlot, inclusionSlot uint64) error {
-	if dutySlot < b.rec.StartSlot || dutySlot > b.rec.EndSlot {
-		return fmt.Errorf("duty slot %d outside [%d, %d]", dutySlot, b.rec.StartSlot, b.rec.EndSlot)
+	if dutySlot/32 < b.rec.FirstEpoch || dutySlot/32 > b.rec.EndSlot/32 {
+		return fmt.Errorf("duty slot %d outside epochs %d..%d", dutySlot, b.rec.FirstEpoch, b.rec.EndSlot/32)
 	}
 	if inclusionSlot != 0 && inclusionSlot <= dutySlot {
 		return fmt.Errorf("validator %d: inclusion slot %d not after duty slot %d", validator, inclusionSlot, dutySlot)
@@ -165,8 +167,9 @@ func (r *DutyRecord) Canonical() *DutyRecord {
 // Epochs is the number of epochs (bytes per validator) the record spans.
 func (r *DutyRecord) Epochs() int { return int(r.EndSlot/32-r.FirstEpoch) + 1 }
 
-// Validate checks the record's shape and that every duty byte is well formed
-// and inside the slot window.
+// Validate checks the record's shape and that every duty byte is well formed.
+// Duties outside [startSlot, endSlot] (within the first and last epoch) are
+// allowed; the rulesets ignore them (quirk Q9).
 func (r *DutyRecord) Validate() error {
 	if r.Version != DutyRecordVersion {
 		return fmt.Errorf("duty record version %d not supported (want %d)", r.Version, DutyRecordVersion)
@@ -193,10 +196,6 @@ func (r *DutyRecord) Validate() error {
 			}
 			if d&0x80 != 0 || d>>5 > InclusionLate {
 				return fmt.Errorf("validator %d epoch %d: malformed duty byte 0x%02x", v.Index, r.FirstEpoch+uint64(e), d)
-			}
-			slot := (r.FirstEpoch+uint64(e))*32 + uint64(d&31)
-			if slot < r.StartSlot || slot > r.EndSlot {
-				return fmt.Errorf("validator %d: duty slot %d outside [%d, %d]", v.Index, slot, r.StartSlot, r.EndSlot)
 			}
 		}
 	}

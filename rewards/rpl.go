@@ -171,7 +171,7 @@ func (c *calc) computeRPL() error {
 	// Sanity epsilon (§3.6, Q11): max(#nodes, #minipools). In v11 the
 	// reference computes it before megapool validators are known, so the
 	// megapool-validator term is always absent; it only gates errors.
-	eps := bi(uint64(max(len(s.Nodes), len(s.Minipools))))
+	eps := sanityEpsilon(s)
 	if totalWeight.Sign() > 0 && (c.rs != RulesetV8 || totalEff.Sign() > 0) {
 		if d := new(big.Int).Sub(collateral, paidColl); d.CmpAbs(eps) > 0 {
 			return fmt.Errorf("collateral RPL paid %s is %s away from the pot %s (epsilon %s)", paidColl, d, collateral, eps)
@@ -203,4 +203,11 @@ func (c *calc) computeRPL() error {
 	t.TotalCollateralRPL = paidColl
 	t.TotalOracleDAORPL = paidODAO
 	return nil
+}
+
+// sanityEpsilon is the tolerance of the pot checks (§3.6): max(#nodes,
+// #minipools). Quirk Q11: the v11 reference computes it before megapool
+// validators are known, so they never add to it.
+func sanityEpsilon(s *Snapshot) *big.Int {
+	return bi(uint64(max(len(s.Nodes), len(s.Minipools))))
 }
