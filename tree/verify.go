@@ -31,15 +31,16 @@ func (p Problem) String() string {
 
 // Report is the outcome of Verify.
 type Report struct {
-	RewardsFileVersion uint64      `json:"rewardsFileVersion"`
-	RulesetVersion     uint64      `json:"rulesetVersion"`
-	Network            string      `json:"network"`
-	Index              uint64      `json:"index"`
-	Nodes              int         `json:"nodes"`
-	Leaves             int         `json:"leaves"`
-	StoredRoot         common.Hash `json:"storedRoot"`
-	RebuiltRoot        common.Hash `json:"rebuiltRoot"`
-	ProofsChecked      int         `json:"proofsChecked"`
+	RewardsFileVersion uint64 `json:"rewardsFileVersion"`
+	// RulesetVersion is nil for the oldest version-1 files, which omit it.
+	RulesetVersion *uint64     `json:"rulesetVersion,omitempty"`
+	Network        string      `json:"network"`
+	Index          uint64      `json:"index"`
+	Nodes          int         `json:"nodes"`
+	Leaves         int         `json:"leaves"`
+	StoredRoot     common.Hash `json:"storedRoot"`
+	RebuiltRoot    common.Hash `json:"rebuiltRoot"`
+	ProofsChecked  int         `json:"proofsChecked"`
 	// ImpliedPendingVoterShare is poolStaker + nodeOperator + voter + pDAO −
 	// smoothing pool balance (version 4): the pending voter share that flowed
 	// through the interval. It must not be negative.
@@ -59,8 +60,12 @@ const maxProblemsPerCheck = 20
 // identities the file carries.
 func Verify(f *RewardsFile) *Report {
 	r := &Report{
-		RewardsFileVersion: f.RewardsFileVersion, RulesetVersion: f.RulesetVersion, Network: f.Network, Index: f.Index,
+		RewardsFileVersion: f.RewardsFileVersion, Network: f.Network, Index: f.Index,
 		Nodes: len(f.NodeRewards), StoredRoot: f.MerkleRoot, Problems: []Problem{},
+	}
+	if f.HasRulesetVersion {
+		rs := f.RulesetVersion
+		r.RulesetVersion = &rs
 	}
 	counts := map[string]int{}
 	add := func(p Problem) {
