@@ -18,6 +18,10 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 // below never uses more than 8 MiB.
 const maxZstdWindow = 128 << 20
 
+// maxDecompressPrealloc caps the buffer reserved up front from a frame's
+// declared content size.
+const maxDecompressPrealloc = 16 << 20
+
 var (
 	encOnce sync.Once
 	encoder *zstd.Encoder
@@ -97,7 +101,9 @@ func Decompress(data []byte, maxSize int) ([]byte, error) {
 
 	var out bytes.Buffer
 	if hdr.HasFCS {
-		out.Grow(int(hdr.FrameContentSize))
+		// Pre-size from the declared size, but never trust a header for more
+		// than a modest allocation; larger outputs grow as they are decoded.
+		out.Grow(int(min(hdr.FrameContentSize, maxDecompressPrealloc)))
 	}
 	// Read one byte past the limit to tell "exactly maxSize" from "more".
 	n, err := io.Copy(&out, io.LimitReader(dec, int64(maxSize)+1))
