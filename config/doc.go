@@ -1,0 +1,2 @@
+// Package config is planned; see ARCHITECTURE.md.
+package config

@@ -1,0 +1,2 @@
+// Package megapool is planned; see ARCHITECTURE.md.
+package megapool

@@ -1,0 +1,2 @@
+// Package watchtower is planned; see ARCHITECTURE.md.
+package watchtower
