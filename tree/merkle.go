@@ -95,6 +95,8 @@ type Tree struct {
 	mt *merkletree.MerkleTree
 	// pos maps a leaf hash to its index among the sorted leaves.
 	pos map[common.Hash]uint64
+	// sortedIndex[i] is the sorted position of the i-th preimage given to BuildTree.
+	sortedIndex []uint64
 }
 
 // BuildTree builds the tree from leaf preimages. The slice is not modified.
@@ -114,16 +116,35 @@ func BuildTree(preimages [][]byte) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build merkle tree: %w", err)
 	}
+	// data is now in leaf order; map each caller preimage to its position.
+	orig := make(map[*byte]int, len(preimages))
+	for i, p := range preimages {
+		if len(p) > 0 {
+			orig[&p[0]] = i
+		}
+	}
 	width := len(mt.Nodes) / 2
 	pos := make(map[common.Hash]uint64, len(data))
+	sortedIndex := make([]uint64, len(data))
 	for i := range data {
 		h := common.BytesToHash(mt.Nodes[width+i])
 		if _, dup := pos[h]; dup {
 			return nil, fmt.Errorf("build merkle tree: duplicate leaf %s", h.Hex())
 		}
 		pos[h] = uint64(i)
+		if len(data[i]) > 0 {
+			sortedIndex[orig[&data[i][0]]] = uint64(i)
+		}
 	}
-	return &Tree{mt: mt, pos: pos}, nil
+	return &Tree{mt: mt, pos: pos, sortedIndex: sortedIndex}, nil
+}
+
+// ProofOf returns the proof of the i-th preimage given to BuildTree.
+func (t *Tree) ProofOf(i int) ([]common.Hash, error) {
+	if i < 0 || i >= len(t.sortedIndex) {
+		return nil, fmt.Errorf("leaf index %d out of range", i)
+	}
+	return t.proofAt(t.sortedIndex[i])
 }
 
 // Root returns the Merkle root.
@@ -139,9 +160,13 @@ func (t *Tree) Proof(leaf common.Hash) ([]common.Hash, error) {
 	if !ok {
 		return nil, fmt.Errorf("leaf %s is not in the tree", leaf.Hex())
 	}
+	return t.proofAt(i)
+}
+
+func (t *Tree) proofAt(i uint64) ([]common.Hash, error) {
 	p, err := t.mt.GenerateProofWithIndex(i, 0)
 	if err != nil {
-		return nil, fmt.Errorf("generate proof for leaf %s: %w", leaf.Hex(), err)
+		return nil, fmt.Errorf("generate proof for leaf %d: %w", i, err)
 	}
 	out := make([]common.Hash, len(p.Hashes))
 	for j, h := range p.Hashes {

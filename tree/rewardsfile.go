@@ -162,49 +162,52 @@ func (f *RewardsFile) Sort() {
 
 // BuildTree builds the Merkle tree from the node entries that become leaves.
 func (f *RewardsFile) BuildTree() (*Tree, error) {
+	t, _, err := f.buildTree()
+	return t, err
+}
+
+// buildTree also returns, for each node entry, the index of its preimage in
+// the tree's input (-1 for entries without a leaf).
+func (f *RewardsFile) buildTree() (*Tree, []int, error) {
 	ver := f.LeafVersion()
 	pre := make([][]byte, 0, len(f.NodeRewards))
+	leafOf := make([]int, len(f.NodeRewards))
 	for i := range f.NodeRewards {
 		n := &f.NodeRewards[i]
+		leafOf[i] = -1
 		if !f.HasLeaf(n) {
 			continue
 		}
 		p, err := LeafPreimage(ver, n.LeafAmounts())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		leafOf[i] = len(pre)
 		pre = append(pre, p)
 	}
 	if len(pre) == 0 {
-		return nil, fmt.Errorf("rewards file has no node entry with a leaf")
+		return nil, nil, fmt.Errorf("rewards file has no node entry with a leaf")
 	}
-	return BuildTree(pre)
+	t, err := BuildTree(pre)
+	return t, leafOf, err
 }
 
 // Seal sorts the entries, builds the tree, and sets the Merkle root and every
 // node's proof. Entries without a leaf get no proof.
 func (f *RewardsFile) Seal() (*Tree, error) {
 	f.Sort()
-	t, err := f.BuildTree()
+	t, leafOf, err := f.buildTree()
 	if err != nil {
 		return nil, fmt.Errorf("seal rewards file: %w", err)
 	}
-	ver := f.LeafVersion()
 	for i := range f.NodeRewards {
 		n := &f.NodeRewards[i]
 		n.MerkleProof = nil
-		if !f.HasLeaf(n) {
+		if leafOf[i] < 0 {
 			continue
 		}
-		p, err := LeafPreimage(ver, n.LeafAmounts())
-		if err != nil {
-			return nil, err
-		}
-		if n.MerkleProof, err = t.Proof(HashLeaf(p)); err != nil {
+		if n.MerkleProof, err = t.ProofOf(leafOf[i]); err != nil {
 			return nil, fmt.Errorf("seal rewards file: %w", err)
-		}
-		if n.MerkleProof == nil {
-			n.MerkleProof = []common.Hash{}
 		}
 	}
 	f.MerkleRoot = t.Root()
