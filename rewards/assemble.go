@@ -3,6 +3,7 @@ package rewards
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 )
 
@@ -87,10 +88,14 @@ func newNetworkReward(n uint64) *NetworkReward {
 	return &NetworkReward{Network: n, CollateralRPL: new(big.Int), OracleDAORPL: new(big.Int), SmoothingPoolETH: new(big.Int)}
 }
 
+// sortedSlots sorts s in place (it is appended in epoch order, so this is a
+// linear check in practice) and never returns nil.
 func sortedSlots(s []uint64) []uint64 {
-	out := append([]uint64{}, s...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	if s == nil {
+		return []uint64{}
+	}
+	slices.Sort(s)
+	return s
 }
 
 // CheckInvariants verifies a computed result against its snapshot:
