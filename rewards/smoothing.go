@@ -265,7 +265,7 @@ func (c *calc) payMinipools(nodeOpTotal, totalScore *big.Int) *big.Int {
 // nodeBonusWindow is node.IsEligibleForBonuses(elStart, elEnd) of §5.3.
 func (n *nodeState) bonusEligible(elEnd uint64) (bool, uint64) {
 	switch {
-	case !n.registered && n.changeTime == 0:
+	case n.changeTime == 0: // never changed: not eligible, even if registered
 		return false, 0
 	case n.registered:
 		return n.optIn < elEnd, elEnd

@@ -346,3 +346,18 @@ func TestQ7Q8VoterShareWithoutSP(t *testing.T) {
 	}
 	_ = big.NewInt
 }
+
+func TestV10BonusNeedsARegistrationChange(t *testing.T) {
+	// IsEligibleForBonuses: a node whose SP registration never changed (time 0)
+	// gets no bonus even when its state reads "registered".
+	s := bonusSnapshot(30)
+	s.Nodes[0].SmoothingPoolChangeTime = 0
+	bld := newBuilder(s)
+	fullDuties(t, bld, 1, 0)
+	bld.AddWithdrawal(Withdrawal{Slot: 3300, ValidatorIndex: 1, AmountGwei: 1e9})
+	r := mustCompute(t, s, bld.Build())
+	if p := mpPerf(t, r, addr(0xa1)); p.ConsensusIncome != nil {
+		t.Errorf("bonus computed for a node that never changed its registration")
+	}
+	wantInt(t, "node SP (attestations only)", nodeOf(t, r, addr(0xa)).SmoothingPoolETH, "3400000000000000000")
+}
