@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -320,11 +318,7 @@ func newCIDCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, p := range args {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					return err
-				}
-				c, err := tree.CID(filepath.Base(p), data)
+				c, err := tree.CIDFile(p)
 				if err != nil {
 					return fmt.Errorf("cid of %s: %w", p, err)
 				}
