@@ -86,6 +86,22 @@ func (e *env) opts(i int) *bind.TransactOpts {
 	return o
 }
 
+// nonces returns transactors for account i with consecutive explicit nonces, for several transactions in one
+// block (the pool's pending nonce is not updated synchronously).
+func (e *env) nonces(i int) func() *bind.TransactOpts {
+	e.t.Helper()
+	n, err := e.client.PendingNonceAt(e.ctx, e.addr(i))
+	if err != nil {
+		e.t.Fatalf("nonce of account %d: %v", i, err)
+	}
+	return func() *bind.TransactOpts {
+		o := e.opts(i)
+		o.Nonce = new(big.Int).SetUint64(n)
+		n++
+		return o
+	}
+}
+
 func (e *env) call() *bind.CallOpts { return &bind.CallOpts{Context: e.ctx} }
 
 // mined commits the block and requires every transaction to have succeeded.
@@ -125,7 +141,11 @@ func (e *env) pending(tx *types.Transaction, err error) *types.Transaction {
 }
 
 // reverts requires a transaction to be rejected with the given revert reason (gas estimation executes the call).
-func (e *env) reverts(reason string, tx *types.Transaction, err error) {
+func (e *env) reverts(reason string) func(tx *types.Transaction, err error) {
+	return func(tx *types.Transaction, err error) { e.t.Helper(); e.checkRevert(reason, tx, err) }
+}
+
+func (e *env) checkRevert(reason string, tx *types.Transaction, err error) {
 	e.t.Helper()
 	if err == nil {
 		e.sim.Commit()
@@ -144,8 +164,9 @@ func (e *env) reverts(reason string, tx *types.Transaction, err error) {
 func (e *env) addMembers(from, n int) {
 	e.t.Helper()
 	txs := make([]*types.Transaction, 0, n)
+	next := e.nonces(0)
 	for i := from; i < from+n; i++ {
-		txs = append(txs, e.pending(e.d.DAONodeTrusted.SimAddMember(e.guardian, e.addr(i), "member", "https://example.invalid", big.NewInt(0))))
+		txs = append(txs, e.pending(e.d.DAONodeTrusted.SimAddMember(next(), e.addr(i), "member", "https://example.invalid", big.NewInt(0))))
 	}
 	e.mined(txs...)
 	got, err := e.d.DAONodeTrusted.GetMemberCount(e.call())

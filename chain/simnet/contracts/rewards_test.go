@@ -170,7 +170,7 @@ func TestDuplicateVoteReverts(t *testing.T) {
 	e.fundRewards()
 	s := submission(0, 0xbb)
 	e.must(e.d.RewardsPool.SubmitRewardSnapshot(e.opts(1), s))
-	e.reverts("Duplicate submission from node", e.d.RewardsPool.SubmitRewardSnapshot(e.opts(1), s))
+	e.reverts("Duplicate submission from node")(e.d.RewardsPool.SubmitRewardSnapshot(e.opts(1), s))
 
 	if got := e.submissionCount(s); got != 1 {
 		t.Fatalf("submission count = %d, want 1", got)
@@ -239,7 +239,7 @@ func TestExecuteRewardSnapshotAfterMemberLeaves(t *testing.T) {
 	if got := e.rewardIndex(); got != 0 {
 		t.Fatalf("reward index = %d, want 0", got)
 	}
-	e.reverts("Consensus has not been reached", e.d.RewardsPool.ExecuteRewardSnapshot(e.opts(5), s))
+	e.reverts("Consensus has not been reached")(e.d.RewardsPool.ExecuteRewardSnapshot(e.opts(5), s))
 	e.must(e.d.DAONodeTrusted.SimRemoveMember(e.guardian, e.addr(4)))
 	r := e.must(e.d.RewardsPool.ExecuteRewardSnapshot(e.opts(5), s))
 	if len(e.snapshotEvents(r)) != 1 {
@@ -248,7 +248,7 @@ func TestExecuteRewardSnapshotAfterMemberLeaves(t *testing.T) {
 	if got := e.rewardIndex(); got != 1 {
 		t.Fatalf("reward index = %d, want 1", got)
 	}
-	e.reverts("Can only execute snapshot for periods up to next", e.d.RewardsPool.ExecuteRewardSnapshot(e.opts(5), s))
+	e.reverts("Can only execute snapshot for periods up to next")(e.d.RewardsPool.ExecuteRewardSnapshot(e.opts(5), s))
 }
 
 func TestSubmissionBoundsChecks(t *testing.T) {
@@ -275,7 +275,7 @@ func TestSubmissionBoundsChecks(t *testing.T) {
 		s := submission(0, 0x33)
 		c.mutate(&s)
 		tx, err := e.d.RewardsPool.SubmitRewardSnapshot(e.opts(c.from), s)
-		t.Run(c.name, func(t *testing.T) { e.reverts(c.reason, tx, err) })
+		t.Run(c.name, func(t *testing.T) { e.checkRevert(c.reason, tx, err) })
 	}
 
 	// With 1 ETH of pending voter share the 11 ETH payout fits: 11 <= 10 + 1. The single member's vote executes
@@ -297,5 +297,5 @@ func TestSubmissionBoundsChecks(t *testing.T) {
 	wantBig(t, "pending voter share", pvs, big.NewInt(0))
 
 	e.must(e.d.SettingsNetwork.SetSettingBool(e.guardian, "network.submit.rewards.enabled", false))
-	e.reverts("Submitting rewards is currently disabled", e.d.RewardsPool.SubmitRewardSnapshot(e.opts(1), submission(1, 0x55)))
+	e.reverts("Submitting rewards is currently disabled")(e.d.RewardsPool.SubmitRewardSnapshot(e.opts(1), submission(1, 0x55)))
 }

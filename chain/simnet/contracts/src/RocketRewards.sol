@@ -32,7 +32,12 @@ contract RocketRewardsPool is RocketBase {
         claimingPerc[keccak256(bytes("rocketClaimDAO"))] = 0.275 ether;
     }
 
+    /// @notice ETH sent here (other than the Smoothing Pool's payout during execution) is megapool voter share
+    /// waiting in the vault.
     receive() external payable {
+        if (msg.sender == getContractAddress("rocketSmoothingPool")) {
+            return;
+        }
         pendingVoterShare += msg.value;
         emit VoterShareDeposited(msg.sender, msg.value, block.timestamp);
     }
