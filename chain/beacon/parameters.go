@@ -40,7 +40,9 @@ func WithAddresses(a ...string) Parameter {
 }
 
 // WithTimeout bounds each single request (default 60 s).
-func WithTimeout(d time.Duration) Parameter { return parameterFunc(func(p *parameters) { p.timeout = d }) }
+func WithTimeout(d time.Duration) Parameter {
+	return parameterFunc(func(p *parameters) { p.timeout = d })
+}
 
 // WithAttempts sets the total number of tries of one call across endpoints (default 6).
 func WithAttempts(n int) Parameter { return parameterFunc(func(p *parameters) { p.attempts = n }) }
@@ -57,14 +59,20 @@ func WithRegisterer(r prometheus.Registerer) Parameter {
 
 // WithVerifyBlocks checks every block against its header (slot, proposer,
 // parent and state root, hash-tree-root of the body) before use (default true).
-func WithVerifyBlocks(v bool) Parameter { return parameterFunc(func(p *parameters) { p.verifyBlocks = v }) }
+func WithVerifyBlocks(v bool) Parameter {
+	return parameterFunc(func(p *parameters) { p.verifyBlocks = v })
+}
 
 // WithEnforceJSON asks for JSON instead of SSZ (the reference's access
 // pattern; for comparisons only).
-func WithEnforceJSON(v bool) Parameter { return parameterFunc(func(p *parameters) { p.enforceJSON = v }) }
+func WithEnforceJSON(v bool) Parameter {
+	return parameterFunc(func(p *parameters) { p.enforceJSON = v })
+}
 
 // WithIndexChunkSize sets the number of validator ids per POST (default 600).
-func WithIndexChunkSize(n int) Parameter { return parameterFunc(func(p *parameters) { p.indexChunk = n }) }
+func WithIndexChunkSize(n int) Parameter {
+	return parameterFunc(func(p *parameters) { p.indexChunk = n })
+}
 
 // WithMaxIdleConnsPerEndpoint sizes the keep-alive pool per node (default 64).
 func WithMaxIdleConnsPerEndpoint(n int) Parameter {
