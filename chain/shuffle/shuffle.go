@@ -12,6 +12,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
 // MaxShuffleListSize is the largest list the shuffle accepts (2^40, as the spec).
@@ -83,33 +85,73 @@ func ShuffleListInPlace[T any](list []T, seed [32]byte, rounds uint8) error {
 	}
 	var buf [32 + 1 + 4]byte
 	copy(buf[:32], seed[:])
-	var src [32]byte
 	for ri := int(rounds) - 1; ri >= 0; ri-- {
 		buf[32] = uint8(ri)
 		pivot := pivotOf(buf[:33], n)
-		cached := ^uint64(0)
-		bitAt := func(pos uint64) bool {
-			if blk := pos >> 8; blk != cached {
-				binary.LittleEndian.PutUint32(buf[33:], uint32(blk))
-				src = sha256.Sum256(buf[:])
-				cached = blk
-			}
-			return (src[(pos&0xff)>>3]>>(pos&7))&1 == 1
-		}
 		// Pairs (i, pivot-i) with i < pivot-i: position is pivot-i (descending).
-		for i := uint64(0); i < pivot-i; i++ {
-			flip := pivot - i
-			if bitAt(flip) {
-				list[i], list[flip] = list[flip], list[i]
-			}
-		}
 		// Pairs (i, pivot+n-i) with pivot < i < pivot+n-i: position is pivot+n-i.
-		for i := pivot + 1; i < pivot+n-i; i++ {
-			flip := pivot + n - i
-			if bitAt(flip) {
-				list[i], list[flip] = list[flip], list[i]
-			}
+		if u, ok := any(list).([]uint64); ok {
+			swapPairsU64(u, &buf, 0, pivot)
+			swapPairsU64(u, &buf, pivot+1, pivot+n-(pivot+1))
+		} else if u, ok := any(list).([]phase0.ValidatorIndex); ok {
+			swapPairsU64(u, &buf, 0, pivot)
+			swapPairsU64(u, &buf, pivot+1, pivot+n-(pivot+1))
+		} else {
+			swapPairs(list, &buf, 0, pivot)
+			swapPairs(list, &buf, pivot+1, pivot+n-(pivot+1))
 		}
 	}
 	return nil
+}
+
+// swapPairs walks i up from i0 and flip down from flip0 while i < flip,
+// swapping list[i] and list[flip] when the round's bit at position flip is set.
+// buf holds seed ‖ round; the hash source is recomputed once per 256 positions.
+func swapPairs[T any](list []T, buf *[37]byte, i0, flip0 uint64) {
+	i, flip := i0, flip0
+	if i >= flip {
+		return
+	}
+	binary.LittleEndian.PutUint32(buf[33:], uint32(flip>>8))
+	src := sha256.Sum256(buf[:])
+	for {
+		if (src[(flip&0xff)>>3]>>(flip&7))&1 == 1 {
+			list[i], list[flip] = list[flip], list[i]
+		}
+		i++
+		flip--
+		if i >= flip {
+			return
+		}
+		if flip&0xff == 0xff {
+			binary.LittleEndian.PutUint32(buf[33:], uint32(flip>>8))
+			src = sha256.Sum256(buf[:])
+		}
+	}
+}
+
+// swapPairsU64 is swapPairs without a data-dependent branch (the bits are
+// random, so a branch mispredicts half the time).
+func swapPairsU64[T ~uint64](list []T, buf *[37]byte, i0, flip0 uint64) {
+	i, flip := i0, flip0
+	if i >= flip {
+		return
+	}
+	binary.LittleEndian.PutUint32(buf[33:], uint32(flip>>8))
+	src := sha256.Sum256(buf[:])
+	for {
+		mask := -T((src[(flip&0xff)>>3] >> (flip & 7)) & 1)
+		a, b := list[i], list[flip]
+		x := (a ^ b) & mask
+		list[i], list[flip] = a^x, b^x
+		i++
+		flip--
+		if i >= flip {
+			return
+		}
+		if flip&0xff == 0xff {
+			binary.LittleEndian.PutUint32(buf[33:], uint32(flip>>8))
+			src = sha256.Sum256(buf[:])
+		}
+	}
 }

@@ -93,6 +93,20 @@ func TestShuffleListVectors(t *testing.T) {
 				t.Fatalf("%s: position %d: got %d want %d", name, i, got[i], v.Mapping[i])
 			}
 		}
+		// The generic (branching) path must agree: shuffle uint32 values too.
+		ident32 := make([]uint32, v.Count)
+		for i := range ident32 {
+			ident32[i] = uint32(i)
+		}
+		got32, err := ShuffleList(ident32, seed, 90)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got32 {
+			if uint64(got32[i]) != v.Mapping[i] {
+				t.Fatalf("%s (uint32): position %d: got %d want %d", name, i, got32[i], v.Mapping[i])
+			}
+		}
 		// Input untouched.
 		for i := range ident {
 			if ident[i] != uint64(i) {

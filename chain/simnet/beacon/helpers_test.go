@@ -8,7 +8,9 @@ import (
 
 	eth2client "github.com/attestantio/go-eth2-client"
 	eth2http "github.com/attestantio/go-eth2-client/http"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/rs/zerolog"
+	"net/http"
 )
 
 func u64(v uint64) *uint64   { return &v }
@@ -81,4 +83,11 @@ func newClient(t testing.TB, url string, enforceJSON bool) eth2client.Service {
 		t.Fatalf("eth2 client: %v", err)
 	}
 	return cl
+}
+
+func phase0Slot(i int) phase0.Slot { return phase0.Slot(i) }
+
+func srvHandler(t testing.TB, c *Chain) http.Handler {
+	t.Helper()
+	return (&Server{chain: c, log: zerolog.Nop()}).Handler()
 }
