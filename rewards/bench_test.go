@@ -1,6 +1,7 @@
 package rewards
 
 import (
+	"bytes"
 	"math/big"
 	"runtime"
 	"testing"
@@ -81,4 +82,25 @@ func BenchmarkComputeMainnetSized(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/1e6, "heap_MB")
 	b.ReportMetric(float64(ms.Sys)/1e6, "sys_MB")
+}
+
+// BenchmarkDecodeDutyRecordMainnetSized measures reading a mainnet-sized duty
+// record from its JSON encoding (base64 duty bytes, ~380 MB).
+func BenchmarkDecodeDutyRecordMainnetSized(b *testing.B) {
+	_, d := mainnetSized(3000, 15, 6300)
+	data, err := d.MarshalCanonical()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d = nil
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeDutyRecord(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(data))/1e6, "json_MB")
 }

@@ -202,18 +202,113 @@ func (r *DutyRecord) Validate() error {
 	return nil
 }
 
-// DecodeDutyRecord reads (strict) and validates a duty record.
+// DecodeDutyRecord reads (strict: unknown fields are errors) and validates a
+// duty record. It streams: the validators and withdrawals arrays are decoded
+// element by element, so a mainnet-sized record is never buffered whole.
 func DecodeDutyRecord(rd io.Reader) (*DutyRecord, error) {
-	dec := json.NewDecoder(rd)
-	dec.DisallowUnknownFields()
-	var r DutyRecord
-	if err := dec.Decode(&r); err != nil {
+	r, err := decodeDutyRecord(json.NewDecoder(rd))
+	if err != nil {
 		return nil, fmt.Errorf("decode duty record: %w", err)
 	}
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("validate duty record: %w", err)
 	}
-	return &r, nil
+	return r, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, got %v", want, t)
+	}
+	return nil
+}
+
+func decodeDutyRecord(dec *json.Decoder) (*DutyRecord, error) {
+	dec.DisallowUnknownFields()
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	r := &DutyRecord{}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := t.(string)
+		if !ok {
+			return nil, fmt.Errorf("expected a field name, got %v", t)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("field %q appears twice", key)
+		}
+		seen[key] = true
+		switch key {
+		case "version":
+			err = dec.Decode(&r.Version)
+		case "index":
+			err = dec.Decode(&r.Index)
+		case "startSlot":
+			err = dec.Decode(&r.StartSlot)
+		case "endSlot":
+			err = dec.Decode(&r.EndSlot)
+		case "firstEpoch":
+			err = dec.Decode(&r.FirstEpoch)
+		case "validators":
+			err = decodeArray(dec, func() error {
+				var v ValidatorDuties
+				if err := dec.Decode(&v); err != nil {
+					return err
+				}
+				r.Validators = append(r.Validators, v)
+				return nil
+			})
+		case "withdrawals":
+			err = decodeArray(dec, func() error {
+				var w Withdrawal
+				if err := dec.Decode(&w); err != nil {
+					return err
+				}
+				r.Withdrawals = append(r.Withdrawals, w)
+				return nil
+			})
+		default:
+			return nil, fmt.Errorf("unknown field %q", key)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", key, err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("data after the duty record")
+	}
+	return r, nil
+}
+
+func decodeArray(dec *json.Decoder, elem func() error) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil // null: empty
+	}
+	if d, ok := t.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("expected an array, got %v", t)
+	}
+	for dec.More() {
+		if err := elem(); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
 }
 
 // MarshalCanonical returns compact JSON of the canonical form plus a newline.

@@ -283,7 +283,23 @@ func TestDecodeRejectsBadInput(t *testing.T) {
 			t.Errorf("%s: want an error", name)
 		}
 	}
-	if _, err := DecodeDutyRecord(bytes.NewReader([]byte(`{"version":1,"startSlot":64,"endSlot":127,"firstEpoch":2,"validators":[{"index":1,"duties":"AA=="}]}`))); err == nil {
-		t.Error("duty record with a short duty array: want an error")
+	for name, in := range map[string]string{
+		"short duty array": `{"version":1,"startSlot":64,"endSlot":127,"firstEpoch":2,"validators":[{"index":1,"duties":"AA=="}]}`,
+		"duplicate field":  `{"version":1,"version":1,"startSlot":64,"endSlot":127,"firstEpoch":2}`,
+		"unknown field":    `{"version":1,"startSlot":64,"endSlot":127,"firstEpoch":2,"x":1}`,
+		"unknown in elem":  `{"version":1,"startSlot":64,"endSlot":95,"firstEpoch":2,"validators":[{"index":1,"duties":"AA==","y":2}]}`,
+		"trailing data":    `{"version":1,"startSlot":64,"endSlot":95,"firstEpoch":2} {}`,
+		"bad duty byte":    `{"version":1,"startSlot":64,"endSlot":95,"firstEpoch":2,"validators":[{"index":1,"duties":"gA=="}]}`,
+		"not an array":     `{"version":1,"startSlot":64,"endSlot":95,"firstEpoch":2,"validators":{}}`,
+	} {
+		if _, err := DecodeDutyRecord(bytes.NewReader([]byte(in))); err == nil {
+			t.Errorf("duty record %s: want an error", name)
+		}
+	}
+	// One epoch (64..95), one validator with a duty at slot 64+3 included in
+	// the window: byte 0x23 = offset 3 | class 1 << 5, base64 "Iw==".
+	d, err := DecodeDutyRecord(bytes.NewReader([]byte(`{"version":1,"index":0,"startSlot":64,"endSlot":95,"firstEpoch":2,"validators":[{"index":7,"duties":"Iw=="}],"withdrawals":null}`)))
+	if err != nil || len(d.Validators) != 1 || d.Validators[0].Duties[0] != EncodeDuty(3, InclusionInWindow) {
+		t.Errorf("valid one-epoch record: %v %+v", err, d)
 	}
 }
