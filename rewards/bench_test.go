@@ -2,6 +2,7 @@ package rewards
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/big"
 	"runtime"
 	"testing"
@@ -103,4 +104,32 @@ func BenchmarkDecodeDutyRecordMainnetSized(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(len(data))/1e6, "json_MB")
+}
+
+// BenchmarkFilesMainnetSized turns a mainnet-sized result (3,000 nodes,
+// 45,000 minipools) into the sealed rewards file and the performance file,
+// and encodes JSON, SSZ and performance JSON.
+func BenchmarkFilesMainnetSized(b *testing.B) {
+	s, d := mainnetSized(3000, 15, 225)
+	r, err := Compute(s, d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f, err := r.Files()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(f.Rewards); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Rewards.MarshalSSZ(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Performance.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -361,3 +361,23 @@ func TestV10BonusNeedsARegistrationChange(t *testing.T) {
 	}
 	wantInt(t, "node SP (attestations only)", nodeOf(t, r, addr(0xa)).SmoothingPoolETH, "3400000000000000000")
 }
+
+func TestV11VoterShareNeedsAKeptValidator(t *testing.T) {
+	// A megapool whose only validator has no usable beacon status (pending)
+	// keeps no validator: no vote-eligible RPL, no voter share, not eligible.
+	s := megapoolSnapshot()
+	n := addNode(s, addr(0xb), 0)
+	n.MegapoolStakedRPL, n.MegapoolETHBonded = ether(100), ether(8)
+	s.Megapools = append(s.Megapools, Megapool{Address: addr(0xbb), Node: addr(0xb), NodeBond: ether(4), ActiveValidatorCount: 1,
+		Validators: []MegapoolValidator{{ID: 0, Pubkey: pk(20), InPrestake: true, LastRequestedValue: 32000, LastRequestedBond: 4000}}})
+	s.Validators = append(s.Validators, BeaconValidator{Pubkey: pk(20), Index: 20, Status: "pending_queued", ActivationEpoch: FarFutureEpoch, ExitEpoch: FarFutureEpoch, WithdrawableEpoch: FarFutureEpoch})
+	bld := newBuilder(s)
+	fullDuties(t, bld, 10, 0)
+	fullDuties(t, bld, 11, 1)
+	r := mustCompute(t, s, bld.Build())
+	if hasNode(r, addr(0xb)) {
+		t.Errorf("node without a kept megapool validator got an entry: %+v", nodeOf(t, r, addr(0xb)))
+	}
+	// The only voter is node A, as in Q4: 1.5625e18.
+	wantInt(t, "voter", nodeOf(t, r, addr(0xa)).VoterShareETH, "1562500000000000000")
+}
