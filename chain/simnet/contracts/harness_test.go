@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"github.com/ethereum/go-ethereum"
 	"math/big"
 	"strings"
 	"testing"
@@ -115,7 +116,12 @@ func (e *env) mined(txs ...*types.Transaction) []*types.Receipt {
 			e.t.Fatalf("receipt of tx %d: %v", i, err)
 		}
 		if r.Status != types.ReceiptStatusSuccessful {
-			e.t.Fatalf("tx %d reverted (gas used %d)", i, r.GasUsed)
+			from, _ := types.Sender(types.LatestSignerForChainID(simChainID), tx)
+			_, cerr := e.client.CallContract(e.ctx, ethereum.CallMsg{From: from, To: tx.To(), Data: tx.Data(), Value: tx.Value(), Gas: tx.Gas()}, new(big.Int).Sub(r.BlockNumber, big.NewInt(1)))
+			e.t.Logf("replayed on the parent block: %v", cerr)
+			blk, _ := e.client.BlockByNumber(e.ctx, r.BlockNumber)
+			e.t.Logf("block %s has %d txs, ours at %d", r.BlockNumber, len(blk.Transactions()), r.TransactionIndex)
+			e.t.Fatalf("tx %d reverted (gas used %d of limit %d)", i, r.GasUsed, tx.Gas())
 		}
 		out[i] = r
 	}
