@@ -44,7 +44,8 @@ func (c *Chain) lateInclusion(s phase0.Slot) (phase0.Slot, bool) {
 // attests reports whether validator v attests for its duty at slot s.
 func (c *Chain) attests(v phase0.ValidatorIndex, s phase0.Slot) bool {
 	ppm := c.sc.participationPPM
-	if pv := c.sc.protocol[v]; pv != nil {
+	if c.isProto[v] {
+		pv := c.sc.protocol[v]
 		if c.epochOf(s) >= pv.slashedEpoch {
 			return false
 		}

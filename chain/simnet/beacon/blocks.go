@@ -66,22 +66,19 @@ func (c *Chain) electraAttestations(b phase0.Slot) ([]*electra.Attestation, erro
 		p, pok := c.primaryInclusion(s)
 		l, lok := c.lateInclusion(s)
 		committeeBits := bitfield.NewBitvector64()
-		var positions []uint64
+		positions := make([]uint64, 0, len(ec.Shuffled)/int(c.sc.SlotsPerEpoch)+1)
 		total := uint64(0)
 		for ci, members := range comms {
-			var here []uint64
+			before := len(positions)
 			for i, v := range members {
 				if c.includedHere(v, s, b, pok, lok, p, l) {
-					here = append(here, uint64(i))
+					positions = append(positions, total+uint64(i))
 				}
 			}
-			if len(here) == 0 {
+			if len(positions) == before {
 				continue
 			}
 			committeeBits.SetBitAt(uint64(ci), true)
-			for _, i := range here {
-				positions = append(positions, total+i)
-			}
 			total += uint64(len(members))
 		}
 		if len(positions) == 0 {

@@ -36,6 +36,8 @@ type Chain struct {
 
 	// special holds validators whose activity differs from "active from genesis forever".
 	special []phase0.ValidatorIndex
+	// isProto flags protocol validators (dense, avoids map lookups in hot loops).
+	isProto []bool
 	// slashedBy maps an epoch to the protocol validators slashed in it.
 	slashedBy map[phase0.Epoch][]phase0.ValidatorIndex
 	builders  []*builder
@@ -48,8 +50,9 @@ type Chain struct {
 }
 
 type epochData struct {
+	ready      chan struct{}
 	committees *shuffle.EpochCommittees
-	// position of every validator in the shuffled list (len = registry), -1 inactive.
+	err        error
 }
 
 // New builds a chain from parameters.
@@ -75,7 +78,9 @@ func New(ctx context.Context, params ...Parameter) (*Chain, error) {
 		maxKeep:   p.cacheEpochs,
 		slashedBy: make(map[phase0.Epoch][]phase0.ValidatorIndex),
 	}
+	c.isProto = make([]bool, sc.ValidatorCount)
 	for _, idx := range sc.protoOrder {
+		c.isProto[idx] = true
 		v := sc.protocol[idx]
 		if v.activationEpoch != 0 || v.exitEpoch != farFuture {
 			c.special = append(c.special, idx)
@@ -239,24 +244,35 @@ func (c *Chain) AttesterSeed(e phase0.Epoch) [32]byte {
 	return c.spec.Seed(e, m)
 }
 
-// Committees of epoch e (cached, bounded).
+// Committees of epoch e (cached, bounded; concurrent callers share one computation).
 func (c *Chain) Committees(e phase0.Epoch) (*shuffle.EpochCommittees, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if d, ok := c.cache[e]; ok {
-		return d.committees, nil
+		c.mu.Unlock()
+		<-d.ready
+		return d.committees, d.err
 	}
-	ec, err := c.spec.Compute(e, c.ActiveIndices(e), c.AttesterSeed(e))
-	if err != nil {
-		return nil, fmt.Errorf("compute committees of epoch %d: %w", e, err)
-	}
-	c.cache[e] = &epochData{committees: ec}
+	d := &epochData{ready: make(chan struct{})}
+	c.cache[e] = d
 	c.lru = append(c.lru, e)
 	if len(c.lru) > c.maxKeep {
 		delete(c.cache, c.lru[0])
 		c.lru = slices.Delete(c.lru, 0, 1)
 	}
-	return ec, nil
+	c.mu.Unlock()
+
+	d.committees, d.err = c.spec.Compute(e, c.ActiveIndices(e), c.AttesterSeed(e))
+	if d.err != nil {
+		d.err = fmt.Errorf("compute committees of epoch %d: %w", e, d.err)
+		c.mu.Lock()
+		if c.cache[e] == d {
+			delete(c.cache, e)
+			c.lru = slices.DeleteFunc(c.lru, func(x phase0.Epoch) bool { return x == e })
+		}
+		c.mu.Unlock()
+	}
+	close(d.ready)
+	return d.committees, d.err
 }
 
 // Proposer of slot s.

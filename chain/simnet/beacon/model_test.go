@@ -3,6 +3,7 @@ package beacon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -275,5 +276,48 @@ func TestWithdrawalSweep(t *testing.T) {
 	}
 	if full != 1 {
 		t.Fatalf("%d full withdrawals, want 1", full)
+	}
+}
+
+// TestConcurrentRequests: parallel generation gives the same blocks as sequential.
+func TestConcurrentRequests(t *testing.T) {
+	ctx := context.Background()
+	c := newTestChain(t, testScenario(11, ForkElectra))
+	want := map[phase0.Slot][32]byte{}
+	seq := newTestChain(t, testScenario(11, ForkElectra))
+	for s := phase0.Slot(0); s <= 61; s++ {
+		if seq.HasBlock(s) {
+			b, err := seq.Block(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[s], _ = b.Electra.HashTreeRoot()
+		}
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for k := range 62 {
+				s := phase0.Slot((k*7 + g*13) % 62)
+				if !c.HasBlock(s) {
+					continue
+				}
+				b, err := c.Block(ctx, s)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if r, _ := b.Electra.HashTreeRoot(); r != want[s] {
+					errs <- fmt.Errorf("slot %d differs under concurrency", s)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
