@@ -3,6 +3,7 @@ package rewards
 import (
 	"encoding/json"
 	"math/big"
+	"sort"
 	"testing"
 
 	"github.com/odaowatch/watchtower/internal/testutil"
@@ -95,4 +96,166 @@ func TestCanonicalV11MegapoolScores(t *testing.T) {
 	if counts[s4.String()] != 1667 || counts[s24.String()] != 3 {
 		t.Errorf("per-duty score counts %v, want 1667 × 0.16875 and 3 × 0.12125", counts)
 	}
+}
+
+// TestCanonicalTestnet149Split rebuilds the Smoothing Pool side of canonical
+// testnet interval 149 (ruleset 11, after the bonus window) from its
+// performance and rewards files and checks that the engine reproduces, to the
+// wei, the node-operator total, the SP voter share, the pDAO share and every
+// one of the 1712 per-minipool / per-validator ethEarned values.
+//
+// Inputs recovered from the canonical files: SP balance = totalSmoothingPoolEth;
+// each entity's successful and missed duty counts; per-duty scores (minipools:
+// bond 16 ETH at 5 % for 0.525, else an 8-ETH minipool with the fee that gives
+// the score; megapools: b = 4 ETH or 2.4 ETH); node share 5 %, pDAO share 0
+// (totalPdaoShareEth = 0) and voter share 9 % (the only 1e-5-granular value
+// that reproduces smoothingPoolVoterShareEth = 16085921152906272).
+func TestCanonicalTestnet149Split(t *testing.T) {
+	type perf struct {
+		Pubkey                 string `json:"pubkey"`
+		SuccessfulAttestations uint64 `json:"successfulAttestations"`
+		MissedAttestations     uint64 `json:"missedAttestations"`
+		AttestationScore       string `json:"attestationScore"`
+		EthEarned              string `json:"ethEarned"`
+	}
+	var pf struct {
+		ConsensusStartBlock uint64          `json:"consensusStartBlock"`
+		ConsensusEndBlock   uint64          `json:"consensusEndBlock"`
+		MinipoolPerformance map[string]perf `json:"minipoolPerformance"`
+		MegapoolPerformance map[string]struct {
+			ValidatorPerformance map[string]perf `json:"validatorPerformance"`
+		} `json:"megapoolPerformance"`
+	}
+	var rf struct {
+		TotalRewards map[string]string `json:"totalRewards"`
+	}
+	if err := json.Unmarshal(testutil.ReadShared(t, "canonical/rp-performance-testnet-149.json.gz"), &pf); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(testutil.ReadShared(t, "canonical/rp-rewards-testnet-149.json.gz"), &rf); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := new(big.Int).SetString(rf.TotalRewards["totalSmoothingPoolEth"], 10)
+	s := &Snapshot{
+		Version: SnapshotVersion, Network: "testnet", ChainID: 560048, GenesisTime: 1_742_213_400, SecondsPerSlot: 12, SlotsPerEpoch: 32,
+		Index: 149, IntervalsPassed: 1, IntervalTime: 2 * 86400,
+		ConsensusStartSlot: pf.ConsensusStartBlock, SnapshotSlot: pf.ConsensusEndBlock,
+		ConsensusStartBlock: pf.ConsensusStartBlock, ConsensusEndBlock: pf.ConsensusEndBlock,
+		PendingRPL: ether(1000), NodePerc: perc(70), TrustedNodePerc: NewWei(big.NewInt(15e15)), ProtocolDAOPerc: NewWei(big.NewInt(285e15)),
+		RPLPrice: NewWei(big.NewInt(1e16)), SmoothingPoolBalance: NewWei(sp),
+		NodeShare: perc(5), VoterShare: perc(9), ProtocolDAOShare: perc(0),
+	}
+	s.ELEndTime = s.SlotTime(s.ConsensusEndBlock)
+	b := NewDutyRecordBuilder(149, s.ConsensusStartBlock, s.ConsensusEndBlock)
+	firstEpoch := s.ConsensusStartBlock / 32
+	var idx uint64
+	wantEth := map[Pubkey]string{}
+	addDuties := func(pubkey string, p perf) (Pubkey, uint64) {
+		idx++
+		var key Pubkey
+		if err := key.UnmarshalText([]byte(pubkey)); err != nil {
+			t.Fatal(err)
+		}
+		if p.SuccessfulAttestations+p.MissedAttestations > 450 {
+			t.Fatalf("%s: more duties than epochs", pubkey)
+		}
+		for i := uint64(0); i < p.SuccessfulAttestations+p.MissedAttestations; i++ {
+			slot := (firstEpoch+i)*32 + 5
+			incl := slot + 1
+			if i >= p.SuccessfulAttestations {
+				incl = 0
+			}
+			if err := b.AddDuty(idx, slot, incl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Validators = append(s.Validators, BeaconValidator{Pubkey: key, Index: idx, Status: "active_ongoing", ActivationEpoch: 1, ExitEpoch: FarFutureEpoch, WithdrawableEpoch: FarFutureEpoch})
+		wantEth[key] = p.EthEarned
+		return key, idx
+	}
+	nodeN := 0
+	newNode := func() Address {
+		nodeN++
+		a := addr(0x14, 0x90, byte(nodeN>>8), byte(nodeN))
+		s.Nodes = append(s.Nodes, Node{Address: a, RegistrationTime: 1, SmoothingPoolRegistered: true, SmoothingPoolChangeTime: 1,
+			MegapoolStakedRPL: ether(100), MegapoolETHBonded: ether(100)})
+		return a
+	}
+	for _, k := range sortedKeys(pf.MinipoolPerformance) {
+		p := pf.MinipoolPerformance[k]
+		key, _ := addDuties(p.Pubkey, p)
+		a := newNode()
+		score, _ := new(big.Int).SetString(p.AttestationScore, 10)
+		per := new(big.Int).Quo(score, bi(p.SuccessfulAttestations))
+		bond, fee := ether(16).Big(), perc(5).Big()
+		if per.Cmp(MinipoolScore(bond, fee)) != 0 {
+			// 8 ETH: fee + (1e18 - fee)/4 = per → fee ≈ (4 per - 1e18) / 3
+			bond = ether(8).Big()
+			fee = new(big.Int).Mul(per, big.NewInt(4))
+			fee.Sub(fee, eth1).Quo(fee, big.NewInt(3))
+			for d := 0; d < 4 && MinipoolScore(bond, fee).Cmp(per) != 0; d++ {
+				fee.Add(fee, big.NewInt(1))
+			}
+			if MinipoolScore(bond, fee).Cmp(per) != 0 || fee.Cmp(fee10) < 0 {
+				t.Fatalf("minipool %s: no 8-ETH fee >= 10 %% gives score %s", k, per)
+			}
+		}
+		ma, _ := ParseAddress(k)
+		s.Minipools = append(s.Minipools, Minipool{Address: ma, Pubkey: key, Node: a, Status: MinipoolStaking, StatusTime: 1,
+			NodeFee: NewWei(fee), NodeDepositBalance: NewWei(bond), UserDepositBalance: NewWei(new(big.Int).Sub(eth32, bond))})
+	}
+	s4, _, _ := MegapoolScores(ether(4).Big(), perc(5).Big(), perc(0).Big(), perc(0).Big())
+	for _, k := range sortedKeys(pf.MegapoolPerformance) {
+		vals := pf.MegapoolPerformance[k].ValidatorPerformance
+		if len(vals) == 0 {
+			continue // voter-share-only megapools (Q8) have no SP duties
+		}
+		a := newNode()
+		ma, _ := ParseAddress(k)
+		m := Megapool{Address: ma, Node: a}
+		b4 := true
+		for i, pk := range sortedKeys(vals) {
+			p := vals[pk]
+			key, _ := addDuties(pk, p)
+			m.Validators = append(m.Validators, MegapoolValidator{Pubkey: key, ID: uint64(i), Staked: true})
+			if p.SuccessfulAttestations > 0 {
+				score, _ := new(big.Int).SetString(p.AttestationScore, 10)
+				b4 = new(big.Int).Quo(score, bi(p.SuccessfulAttestations)).Cmp(s4) == 0
+			}
+		}
+		m.ActiveValidatorCount = uint64(len(m.Validators))
+		if b4 {
+			m.NodeBond = ether(4 * int64(len(m.Validators)))
+		} else {
+			m.NodeBond = milli(2400 * int64(len(m.Validators)))
+		}
+		s.Megapools = append(s.Megapools, m)
+	}
+	r := mustCompute(t, s, b.Build())
+	wantInt(t, "nodeOperatorSmoothingPoolEth", r.Totals.NodeOperatorSmoothingPoolETH, rf.TotalRewards["nodeOperatorSmoothingPoolEth"])
+	wantInt(t, "smoothingPoolVoterShareEth", r.Totals.SmoothingPoolVoterShareETH, rf.TotalRewards["smoothingPoolVoterShareEth"])
+	wantInt(t, "totalPdaoShareEth", r.Totals.TotalPDAOShareETH, rf.TotalRewards["totalPdaoShareEth"])
+	checked := 0
+	for _, m := range r.Minipools {
+		wantInt(t, "minipool "+m.Address.Hex()+" ethEarned", m.EthEarned, wantEth[m.Pubkey])
+		checked++
+	}
+	for _, m := range r.Megapools {
+		for _, v := range m.Validators {
+			wantInt(t, "validator "+v.Pubkey.Hex()+" ethEarned", v.EthEarned, wantEth[v.Pubkey])
+			checked++
+		}
+	}
+	if checked != 1712 {
+		t.Errorf("checked %d entities, want 1712", checked)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
