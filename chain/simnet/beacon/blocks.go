@@ -144,7 +144,7 @@ func (c *Chain) proposerSlashings(b phase0.Slot) []*phase0.ProposerSlashing {
 	out := make([]*phase0.ProposerSlashing, 0)
 	e := c.epochOf(b)
 	victims := c.slashedBy[e]
-	if len(victims) == 0 || c.nextBlockSlot(c.firstSlot(e)-1) != b && !(e == 0 && b == 0) {
+	if len(victims) == 0 || c.firstBlockOfEpoch(e) != b {
 		return out
 	}
 	for i, v := range victims {
@@ -164,6 +164,37 @@ func (c *Chain) proposerSlashings(b phase0.Slot) []*phase0.ProposerSlashing {
 			}
 		}
 		out = append(out, &phase0.ProposerSlashing{SignedHeader1: hdr(1), SignedHeader2: hdr(2)})
+	}
+	return out
+}
+
+// firstBlockOfEpoch is the first slot at or after the start of e with a block.
+func (c *Chain) firstBlockOfEpoch(e phase0.Epoch) phase0.Slot {
+	s := c.firstSlot(e)
+	if s == 0 {
+		return 0
+	}
+	return c.nextBlockSlot(s - 1)
+}
+
+// voluntaryExits of block b: protocol validators that exit (unslashed) sign
+// their exit MAX_SEED_LOOKAHEAD+1 epochs ahead; it lands in the first block
+// of that epoch.
+func (c *Chain) voluntaryExits(b phase0.Slot) []*phase0.SignedVoluntaryExit {
+	out := make([]*phase0.SignedVoluntaryExit, 0)
+	e := c.epochOf(b)
+	leavers := c.exitsBy[e]
+	if len(leavers) == 0 || c.firstBlockOfEpoch(e) != b {
+		return out
+	}
+	for i, v := range leavers {
+		if i == 16 {
+			break // MAX_VOLUNTARY_EXITS
+		}
+		out = append(out, &phase0.SignedVoluntaryExit{
+			Message:   &phase0.VoluntaryExit{Epoch: e, ValidatorIndex: v},
+			Signature: c.signature(6, uint64(v)),
+		})
 	}
 	return out
 }
@@ -224,7 +255,7 @@ func (c *Chain) Block(ctx context.Context, s phase0.Slot) (*spec.VersionedSigned
 				Body: &deneb.BeaconBlockBody{
 					RANDAOReveal: randao, ETH1Data: c.eth1Data(), Graffiti: graffiti,
 					ProposerSlashings: c.proposerSlashings(s), AttesterSlashings: []*phase0.AttesterSlashing{},
-					Attestations: atts, Deposits: []*phase0.Deposit{}, VoluntaryExits: []*phase0.SignedVoluntaryExit{},
+					Attestations: atts, Deposits: []*phase0.Deposit{}, VoluntaryExits: c.voluntaryExits(s),
 					SyncAggregate: c.syncAggregate(s), ExecutionPayload: payload,
 					BLSToExecutionChanges: []*capella.SignedBLSToExecutionChange{}, BlobKZGCommitments: []deneb.KZGCommitment{},
 				},
@@ -242,7 +273,7 @@ func (c *Chain) Block(ctx context.Context, s phase0.Slot) (*spec.VersionedSigned
 				Body: &electra.BeaconBlockBody{
 					RANDAOReveal: randao, ETH1Data: c.eth1Data(), Graffiti: graffiti,
 					ProposerSlashings: c.proposerSlashings(s), AttesterSlashings: []*electra.AttesterSlashing{},
-					Attestations: atts, Deposits: []*phase0.Deposit{}, VoluntaryExits: []*phase0.SignedVoluntaryExit{},
+					Attestations: atts, Deposits: []*phase0.Deposit{}, VoluntaryExits: c.voluntaryExits(s),
 					SyncAggregate: c.syncAggregate(s), ExecutionPayload: payload,
 					BLSToExecutionChanges: []*capella.SignedBLSToExecutionChange{}, BlobKZGCommitments: []deneb.KZGCommitment{},
 					ExecutionRequests: &electra.ExecutionRequests{

@@ -40,6 +40,8 @@ type Chain struct {
 	isProto []bool
 	// slashedBy maps an epoch to the protocol validators slashed in it.
 	slashedBy map[phase0.Epoch][]phase0.ValidatorIndex
+	// exitsBy maps an epoch to the protocol validators whose voluntary exit is included in it.
+	exitsBy map[phase0.Epoch][]phase0.ValidatorIndex
 	builders  []*builder
 
 	mu      sync.Mutex
@@ -77,6 +79,7 @@ func New(ctx context.Context, params ...Parameter) (*Chain, error) {
 		prefix:    []uint64{0},
 		maxKeep:   p.cacheEpochs,
 		slashedBy: make(map[phase0.Epoch][]phase0.ValidatorIndex),
+		exitsBy:   make(map[phase0.Epoch][]phase0.ValidatorIndex),
 	}
 	c.isProto = make([]bool, sc.ValidatorCount)
 	for _, idx := range sc.protoOrder {
@@ -87,6 +90,12 @@ func New(ctx context.Context, params ...Parameter) (*Chain, error) {
 		}
 		if v.slashedEpoch != farFuture {
 			c.slashedBy[v.slashedEpoch] = append(c.slashedBy[v.slashedEpoch], idx)
+		} else if v.exitEpoch != farFuture {
+			at := v.activationEpoch
+			if back := phase0.Epoch(maxSeedLookahead + 1); v.exitEpoch >= at+back {
+				at = v.exitEpoch - back
+			}
+			c.exitsBy[at] = append(c.exitsBy[at], idx)
 		}
 	}
 	if c.builders, err = makeBuilders(sc); err != nil {

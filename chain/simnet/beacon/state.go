@@ -2,6 +2,7 @@ package beacon
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	bitfield "github.com/OffchainLabs/go-bitfield"
@@ -34,8 +35,9 @@ func (c *Chain) Pubkey(i phase0.ValidatorIndex) phase0.BLSPubKey {
 		return pv.pubkey
 	}
 	var pk phase0.BLSPubKey
-	fill(pk[:], c.sc.Seed, purposePubkey, uint64(i))
+	fill(pk[:44], c.sc.Seed, purposePubkey, uint64(i))
 	pk[0] = 0x80 | pk[0]&0x1f // compressed-point flag bits, like real keys
+	binary.BigEndian.PutUint32(pk[44:], uint32(i)) // invertible: O(1) lookups at any size
 	return pk
 }
 
@@ -118,14 +120,9 @@ func (c *Chain) ValidatorByPubkey(pk phase0.BLSPubKey) (phase0.ValidatorIndex, b
 			return idx, true
 		}
 	}
-	// Derived keys: scan (only for small registries; mainnet-size lookups by
-	// pubkey should use indices).
-	if c.sc.ValidatorCount <= 1<<16 {
-		for i := range c.sc.ValidatorCount {
-			if c.sc.protocol[phase0.ValidatorIndex(i)] == nil && c.Pubkey(phase0.ValidatorIndex(i)) == pk {
-				return phase0.ValidatorIndex(i), true
-			}
-		}
+	i := phase0.ValidatorIndex(binary.BigEndian.Uint32(pk[44:]))
+	if uint64(i) < c.sc.ValidatorCount && !c.isProto[i] && c.Pubkey(i) == pk {
+		return i, true
 	}
 	return 0, false
 }

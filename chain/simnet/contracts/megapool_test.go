@@ -25,10 +25,12 @@ func stakedInfo() bindings.ValidatorInfo {
 	return bindings.ValidatorInfo{LastRequestedValue: 32000, LastRequestedBond: 4000, DepositValue: 32000, Staked: true}
 }
 
-// newMegapool registers account node, deploys its megapool and adds n staked validators.
+// newMegapool registers account node (unless registered), deploys its megapool and adds n staked validators.
 func (e *env) newMegapool(node int, n int) (common.Address, *bindings.RocketMegapoolDelegate) {
 	e.t.Helper()
-	e.must(e.d.NodeManager.SimRegisterNode(e.guardian, e.addr(node), big.NewInt(500), big.NewInt(0), "Etc/UTC"))
+	if exists, err := e.d.NodeManager.GetNodeExists(e.call(), e.addr(node)); err != nil || !exists {
+		e.must(e.d.NodeManager.SimRegisterNode(e.guardian, e.addr(node), big.NewInt(500), big.NewInt(0), "Etc/UTC"))
+	}
 	expected, err := e.d.MegapoolFactory.GetExpectedAddress(e.call(), e.addr(node))
 	if err != nil {
 		e.t.Fatalf("expected megapool address: %v", err)
