@@ -41,8 +41,8 @@ type Chain struct {
 	// slashedBy maps an epoch to the protocol validators slashed in it.
 	slashedBy map[phase0.Epoch][]phase0.ValidatorIndex
 	// exitsBy maps an epoch to the protocol validators whose voluntary exit is included in it.
-	exitsBy map[phase0.Epoch][]phase0.ValidatorIndex
-	builders  []*builder
+	exitsBy  map[phase0.Epoch][]phase0.ValidatorIndex
+	builders []*builder
 
 	mu      sync.Mutex
 	cache   map[phase0.Epoch]*epochData

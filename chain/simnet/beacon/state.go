@@ -36,7 +36,7 @@ func (c *Chain) Pubkey(i phase0.ValidatorIndex) phase0.BLSPubKey {
 	}
 	var pk phase0.BLSPubKey
 	fill(pk[:44], c.sc.Seed, purposePubkey, uint64(i))
-	pk[0] = 0x80 | pk[0]&0x1f // compressed-point flag bits, like real keys
+	pk[0] = 0x80 | pk[0]&0x1f                      // compressed-point flag bits, like real keys
 	binary.BigEndian.PutUint32(pk[44:], uint32(i)) // invertible: O(1) lookups at any size
 	return pk
 }
