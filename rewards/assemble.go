@@ -9,7 +9,7 @@ import (
 
 // assemble turns the per-node state into the Result's lists.
 func (c *calc) assemble() {
-	nets := map[uint64]*NetworkReward{0: newNetworkReward(0)}
+	nets := map[uint64]*NetworkReward{} // created lazily, like the reference
 	for _, n := range c.nodes {
 		spEth := new(big.Int)
 		if n.eligible && n.sp.Sign() > 0 {
