@@ -76,7 +76,7 @@ func newSimnetBeaconCmd() *cobra.Command {
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
-			chain, err := beacon.New(ctx, beacon.WithScenario(sc), beacon.WithLogger(log))
+			chain, err := beacon.New(ctx, beacon.WithScenario(sc), beacon.WithLogger(log), beacon.WithPrefetch(true))
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,16 @@ func mainnetScenario() *Scenario {
 // BenchmarkServeSSZBlocksMainnet fetches consecutive SSZ blocks over HTTP
 // from a mainnet-sized chain (committee shuffles of each new epoch included).
 func BenchmarkServeSSZBlocksMainnet(b *testing.B) {
-	c := newTestChain(b, mainnetScenario())
+	for _, prefetch := range []bool{false, true} {
+		b.Run("prefetch="+strconv.FormatBool(prefetch), func(b *testing.B) { benchServeSSZ(b, prefetch) })
+	}
+}
+
+func benchServeSSZ(b *testing.B, prefetch bool) {
+	c, err := New(context.Background(), WithScenario(mainnetScenario()), WithPrefetch(prefetch))
+	if err != nil {
+		b.Fatal(err)
+	}
 	srv := newTestServer(b, c)
 	client := &http.Client{}
 	start := uint64(100_000 * 32 / 32) // epoch 3125

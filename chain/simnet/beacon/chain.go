@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -43,6 +44,9 @@ type Chain struct {
 	// exitsBy maps an epoch to the protocol validators whose voluntary exit is included in it.
 	exitsBy  map[phase0.Epoch][]phase0.ValidatorIndex
 	builders []*builder
+
+	prefetch    bool
+	prefetching atomic.Bool
 
 	mu      sync.Mutex
 	cache   map[phase0.Epoch]*epochData
@@ -78,6 +82,7 @@ func New(ctx context.Context, params ...Parameter) (*Chain, error) {
 		cache:     make(map[phase0.Epoch]*epochData),
 		prefix:    []uint64{0},
 		maxKeep:   p.cacheEpochs,
+		prefetch:  p.prefetch,
 		slashedBy: make(map[phase0.Epoch][]phase0.ValidatorIndex),
 		exitsBy:   make(map[phase0.Epoch][]phase0.ValidatorIndex),
 	}
@@ -270,6 +275,14 @@ func (c *Chain) Committees(e phase0.Epoch) (*shuffle.EpochCommittees, error) {
 	}
 	c.mu.Unlock()
 
+	// Sequential readers (scanners) move to the next epoch soon: shuffle it in
+	// the background, one prefetch at a time.
+	if c.prefetch && c.prefetching.CompareAndSwap(false, true) {
+		go func() {
+			defer c.prefetching.Store(false)
+			_, _ = c.Committees(e + 1)
+		}()
+	}
 	d.committees, d.err = c.spec.Compute(e, c.ActiveIndices(e), c.AttesterSeed(e))
 	if d.err != nil {
 		d.err = fmt.Errorf("compute committees of epoch %d: %w", e, d.err)

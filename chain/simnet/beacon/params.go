@@ -35,6 +35,7 @@ type parameters struct {
 	exec        ExecutionProvider
 	clock       func() time.Time
 	cacheEpochs int
+	prefetch    bool
 }
 
 // Parameter configures New.
@@ -66,6 +67,10 @@ func WithClock(f func() time.Time) Parameter {
 func WithCommitteeCache(n int) Parameter {
 	return parameterFunc(func(p *parameters) { p.cacheEpochs = n })
 }
+
+// WithPrefetch shuffles epoch e+1 in the background whenever epoch e is
+// computed (helps sequential block scans of large chains).
+func WithPrefetch(on bool) Parameter { return parameterFunc(func(p *parameters) { p.prefetch = on }) }
 
 func parseAndCheckParameters(params ...Parameter) (*parameters, error) {
 	p := &parameters{log: zerolog.Nop(), clock: time.Now, cacheEpochs: 8}
