@@ -128,3 +128,65 @@ func TestReferenceMockV10RPL(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceInsufficientEthForBonusesV11 ports the inputs of the Smart
+// Node's TestInsufficientEthForBonusesesV11 (rewards-rules.md §10): two
+// opted-in nodes with one 8-ETH minipool each — 5 RPL at 5 % fee and 20 RPL
+// at 10 % fee, RPL price 0.24 ETH — 101 epochs of perfect attestations, 1 ETH
+// of consensus income each, SP = 1100 wei and pending voter share = 100 wei.
+// The reference asserts node ETH 707 and 492 with bonuses 521 and 297:
+//
+//	pct 5 % → fee' 12 %, score 0.34; pct 20 % → fee' 14 %, score 0.355
+//	T = 101 * 0.695e18, N = 202, nodeOpIdeal = 1100 * T / 202 / 1e18 = 382
+//	minipool ETH = 382 * 0.34/0.695 = 186, 382 * 0.355/0.695 = 195
+//	raw bonuses 1e18 * 0.07 * 24/32 = 0.0525e18 and 1e18 * 0.04 * 24/32 = 0.03e18
+//	remaining = SP + PVS - 381 = 819 (no voters: PVS is available for bonuses)
+//	bonuses 0.0525e18 * 819 / 0.0825e18 = 521, 0.03e18 * 819 / 0.0825e18 = 297
+//	nodes 186 + 521 = 707, 195 + 297 = 492
+func TestReferenceInsufficientEthForBonusesV11(t *testing.T) {
+	const genesis = 1577836800
+	s := &Snapshot{
+		Version: SnapshotVersion, Network: "devnet", ChainID: 1337, GenesisTime: genesis, SecondsPerSlot: 12, SlotsPerEpoch: 32,
+		Index: 40000, IntervalsPassed: 1, IntervalTime: 100 * 32 * 12,
+		ConsensusStartSlot: 3200, SnapshotSlot: 201*32 - 1, ConsensusStartBlock: 3200, ConsensusEndBlock: 201*32 - 1,
+		PendingRPL: ether(70000), NodePerc: perc(70), TrustedNodePerc: NewWei(big.NewInt(15e15)), ProtocolDAOPerc: NewWei(big.NewInt(285e15)),
+		RPLPrice: NewWei(big.NewInt(24e16)), SmoothingPoolBalance: NewWei(big.NewInt(1100)), PendingVoterShare: NewWei(big.NewInt(100)),
+	}
+	s.ELStartTime, s.ELEndTime = s.SlotTime(3200), s.SlotTime(201*32-1)
+	optIn := s.SlotTime(99 * 32)
+	one, two := addr(0x07, 0xd1), addr(0x07, 0xd2)
+	s.Nodes = []Node{
+		{Address: one, RegistrationTime: genesis, SmoothingPoolRegistered: true, SmoothingPoolChangeTime: optIn, LegacyStakedRPL: ether(5)},
+		{Address: two, RegistrationTime: genesis, SmoothingPoolRegistered: true, SmoothingPoolChangeTime: optIn, LegacyStakedRPL: ether(20)},
+		{Address: addr(0x07, 0xd3), RegistrationTime: genesis},
+		{Address: addr(0x07, 0xd4), RegistrationTime: genesis},
+	}
+	s.OracleDAO = []ODAOMember{{Address: addr(0x07, 0xd3), JoinedTime: genesis}, {Address: addr(0x07, 0xd4), JoinedTime: genesis}}
+	for i, n := range []struct {
+		node Address
+		fee  int64
+	}{{one, 5}, {two, 10}} {
+		key := pk(0x09, byte(i+1))
+		s.Minipools = append(s.Minipools, Minipool{Address: addr(0x75, 0x31, byte(i)), Pubkey: key, Node: n.node, Status: MinipoolStaking,
+			StatusTime: genesis, NodeFee: perc(n.fee), NodeDepositBalance: ether(8), UserDepositBalance: ether(24)})
+		s.Validators = append(s.Validators, BeaconValidator{Pubkey: key, Index: uint64(i + 1), Status: "active_ongoing",
+			ExitEpoch: FarFutureEpoch, WithdrawableEpoch: FarFutureEpoch})
+	}
+	b := newBuilder(s)
+	for v := uint64(1); v <= 2; v++ {
+		for e := uint64(100); e <= 200; e++ {
+			slot := e*32 + v
+			if err := b.AddDuty(v, slot, slot+1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.AddWithdrawal(Withdrawal{Slot: 201*32 - 1, ValidatorIndex: v, AmountGwei: 1e9})
+	}
+	r := mustCompute(t, s, b.Build())
+	wantInt(t, "node one ETH", nodeOf(t, r, one).SmoothingPoolETH, "707")
+	wantInt(t, "node two ETH", nodeOf(t, r, two).SmoothingPoolETH, "492")
+	wantInt(t, "bonus one", mpPerf(t, r, addr(0x75, 0x31, 0)).BonusEthEarned, "521")
+	wantInt(t, "bonus two", mpPerf(t, r, addr(0x75, 0x31, 1)).BonusEthEarned, "297")
+	// Everything else goes to rETH: 1100 + 100 - 707 - 492 = 1.
+	wantInt(t, "rETH", r.Totals.PoolStakerSmoothingPoolETH, "1")
+}
