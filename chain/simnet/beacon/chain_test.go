@@ -71,6 +71,15 @@ func TestClientReadsEverything(t *testing.T) {
 		t.Errorf("pubkey lookup did not return the assigned protocol validator")
 	}
 
+	// All validators: go-eth2-client fetches the whole state (SSZ) for this.
+	all, err := cl.(eth2client.ValidatorsProvider).Validators(ctx, &api.ValidatorsOpts{State: "head"})
+	if err != nil {
+		t.Fatalf("all validators: %v", err)
+	}
+	if len(all.Data) != 4096 || all.Data[100].Status.String() != "withdrawal_done" || all.Data[7].Validator.PublicKey != vals.Data[7].Validator.PublicKey {
+		t.Fatalf("all validators: %d", len(all.Data))
+	}
+
 	// Full state over SSZ.
 	stResp, err := cl.(eth2client.BeaconStateProvider).BeaconState(ctx, &api.BeaconStateOpts{State: "head"})
 	if err != nil {
