@@ -190,3 +190,38 @@ func TestReferenceInsufficientEthForBonusesV11(t *testing.T) {
 	// Everything else goes to rETH: 1100 + 100 - 707 - 492 = 1.
 	wantInt(t, "rETH", r.Totals.PoolStakerSmoothingPoolETH, "1")
 }
+
+// TestReferenceNoRPLRewardsV11 ports TestMockNoRPLRewardsV11 (rewards-rules
+// §10): nodes without RPL get no collateral RPL (total weight 0: the v11 pDAO
+// takes its share plus the whole collateral pot), and an opted-in node's
+// 5 %-fee 8-ETH minipools, boosted to 10 % at pct 0, earn a bonus of
+// 1 ETH * (0.10 - 0.05) * 24/32 = 0.0375 ETH each with effective commission 10 %.
+func TestReferenceNoRPLRewardsV11(t *testing.T) {
+	s := baseSnapshot("devnet", 40000)
+	s.RPLPrice, s.SmoothingPoolBalance = NewWei(big.NewInt(24e16)), ether(100)
+	s.ChainID = 1337
+	one, two := addr(0x07, 0xe1), addr(0x07, 0xe2)
+	n1 := addNode(s, one, 0)
+	n1.SmoothingPoolRegistered, n1.SmoothingPoolChangeTime = false, 0
+	addNode(s, two, 0)
+	addMinipool(s, addr(0x75, 0x40), one, pk(0x40), 1, 8, 5)
+	addMinipool(s, addr(0x75, 0x41), two, pk(0x41), 2, 8, 5)
+	addMinipool(s, addr(0x75, 0x42), two, pk(0x42), 3, 8, 5)
+	b := newBuilder(s)
+	for v := uint64(1); v <= 3; v++ {
+		fullDuties(t, b, v, v)
+		b.AddWithdrawal(Withdrawal{Slot: fxEnd, ValidatorIndex: v, AmountGwei: 1e9})
+	}
+	r := mustCompute(t, s, b.Build())
+	wantInt(t, "collateral RPL paid", r.Totals.TotalCollateralRPL, "0")
+	// pDAO = 285e18 + 700e18 (pending 1000 RPL; no oDAO members here)
+	wantInt(t, "pDAO RPL", r.Totals.ProtocolDAORPL, "985000000000000000000")
+	for _, a := range []Address{addr(0x75, 0x41), addr(0x75, 0x42)} {
+		p := mpPerf(t, r, a)
+		wantInt(t, "bonus", p.BonusEthEarned, "37500000000000000")
+		wantInt(t, "effective commission", p.EffectiveCommission, "100000000000000000")
+	}
+	if hasNode(r, one) {
+		t.Errorf("never-opted-in node without RPL got an entry")
+	}
+}
