@@ -39,6 +39,8 @@ type Chain struct {
 	special []phase0.ValidatorIndex
 	// isProto flags protocol validators (dense, avoids map lookups in hot loops).
 	isProto []bool
+	// protoByKey finds protocol validators by pubkey.
+	protoByKey map[phase0.BLSPubKey]phase0.ValidatorIndex
 	// slashedBy maps an epoch to the protocol validators slashed in it.
 	slashedBy map[phase0.Epoch][]phase0.ValidatorIndex
 	// exitsBy maps an epoch to the protocol validators whose voluntary exit is included in it.
@@ -87,8 +89,10 @@ func New(ctx context.Context, params ...Parameter) (*Chain, error) {
 		exitsBy:   make(map[phase0.Epoch][]phase0.ValidatorIndex),
 	}
 	c.isProto = make([]bool, sc.ValidatorCount)
+	c.protoByKey = make(map[phase0.BLSPubKey]phase0.ValidatorIndex, len(sc.protoOrder))
 	for _, idx := range sc.protoOrder {
 		c.isProto[idx] = true
+		c.protoByKey[sc.protocol[idx].pubkey] = idx
 		v := sc.protocol[idx]
 		if v.activationEpoch != 0 || v.exitEpoch != farFuture {
 			c.special = append(c.special, idx)

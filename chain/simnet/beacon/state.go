@@ -115,10 +115,8 @@ func (c *Chain) APIValidator(i phase0.ValidatorIndex, e phase0.Epoch) *apiv1.Val
 
 // ValidatorByPubkey finds a validator index.
 func (c *Chain) ValidatorByPubkey(pk phase0.BLSPubKey) (phase0.ValidatorIndex, bool) {
-	for _, idx := range c.sc.protoOrder {
-		if c.sc.protocol[idx].pubkey == pk {
-			return idx, true
-		}
+	if idx, ok := c.protoByKey[pk]; ok {
+		return idx, true
 	}
 	i := phase0.ValidatorIndex(binary.BigEndian.Uint32(pk[44:]))
 	if uint64(i) < c.sc.ValidatorCount && !c.isProto[i] && c.Pubkey(i) == pk {
