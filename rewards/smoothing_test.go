@@ -381,3 +381,31 @@ func TestV11VoterShareNeedsAKeptValidator(t *testing.T) {
 	// The only voter is node A, as in Q4: 1.5625e18.
 	wantInt(t, "voter", nodeOf(t, r, addr(0xa)).VoterShareETH, "1562500000000000000")
 }
+
+func TestV10BonusWithdrawalsClippedByOptOutAndBondReduction(t *testing.T) {
+	// Node opted out at slot 3360: withdrawals credited only strictly before
+	// (WasOptedInAt). Minipool reduced its bond at slot 3300: withdrawals
+	// credited only strictly after the reduction (IsEligibleForBonuses).
+	s := bonusSnapshot(30)
+	s.Nodes[0].SmoothingPoolRegistered, s.Nodes[0].SmoothingPoolChangeTime = false, fxSlotTime(3360)
+	m := &s.Minipools[0]
+	m.LastBondReductionTime, m.LastBondReductionPrevValue, m.LastBondReductionPrevNodeFee = fxSlotTime(3300), ether(16), perc(5)
+	bld := newBuilder(s)
+	fullDuties(t, bld, 1, 0)
+	for _, w := range []Withdrawal{
+		{Slot: 3250, ValidatorIndex: 1, AmountGwei: 1e9}, // before the reduction: not eligible
+		{Slot: 3300, ValidatorIndex: 1, AmountGwei: 2e9}, // at the reduction: not eligible (strictly before T needed)
+		{Slot: 3301, ValidatorIndex: 1, AmountGwei: 4e8}, // eligible: 0.4 ETH
+		{Slot: 3359, ValidatorIndex: 1, AmountGwei: 1e8}, // eligible: 0.1 ETH
+		{Slot: 3360, ValidatorIndex: 1, AmountGwei: 8e9}, // at the opt-out: not opted in (strictly before needed)
+		{Slot: 3400, ValidatorIndex: 1, AmountGwei: 8e9}, // after the opt-out
+	} {
+		bld.AddWithdrawal(w)
+	}
+	r := mustCompute(t, s, bld.Build())
+	p := mpPerf(t, r, addr(0xa1))
+	wantInt(t, "consensus income", p.ConsensusIncome, "500000000000000000")
+	// eligibleEnd = min(opt-out, elEnd) = slot 3360's time: after the reduction, so
+	// current bond/fee (8 ETH, 5 %) → fee' 12 %, bonus 0.5e18 * 0.0525 = 0.02625e18.
+	wantInt(t, "bonus", p.BonusEthEarned, "26250000000000000")
+}
