@@ -140,6 +140,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /eth/v1/beacon/states/{state_id}/validators", s.validators)
 	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/committees", s.committees)
 	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/root", s.stateRoot)
+	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/randao", s.randao)
 	mux.HandleFunc("GET /eth/v2/debug/beacon/states/{state_id}", s.state)
 	mux.HandleFunc("GET /eth/v2/beacon/blocks/{block_id}", s.block)
 	mux.HandleFunc("GET /eth/v1/beacon/blinded_blocks/{block_id}", s.blindedBlock)
@@ -420,6 +421,34 @@ func (s *Server) stateRoot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := writeJSON(w, "", s.isFinalized(slot), map[string]string{"root": s.chain.StateRoot(slot).String()}); err != nil {
+		s.fail(w, err)
+	}
+}
+
+// randao serves get_randao_mix(state, epoch) (epoch defaults to the state's).
+func (s *Server) randao(w http.ResponseWriter, r *http.Request) {
+	slot, err := s.stateSlot(r.PathValue("state_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	c := s.chain
+	cur := c.epochOf(slot)
+	epoch := cur
+	if v := r.URL.Query().Get("epoch"); v != "" {
+		e, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			s.fail(w, badf("invalid epoch %q", v))
+			return
+		}
+		epoch = phase0.Epoch(e)
+	}
+	l := c.spec.EpochsPerHistoricalVector
+	if epoch > cur || uint64(cur-epoch) >= l {
+		s.fail(w, badf("epoch %d is outside the randao history of the state at slot %d", epoch, slot))
+		return
+	}
+	if err := writeJSON(w, "", s.isFinalized(slot), map[string]string{"randao": c.mix(epoch).String()}); err != nil {
 		s.fail(w, err)
 	}
 }

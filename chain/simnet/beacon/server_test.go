@@ -87,6 +87,24 @@ func TestServerIDsAndErrors(t *testing.T) {
 			t.Errorf("%s: error body %s", path, body)
 		}
 	}
+	// Randao: the state's mix for an epoch equals the served state's randao_mixes entry.
+	st, err := c.State(t.Context(), 61)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body = get(t, u+"/eth/v1/beacon/states/61/randao?epoch=3")
+	var rd struct {
+		Data struct {
+			Randao string `json:"randao"`
+		} `json:"data"`
+	}
+	if code != 200 || json.Unmarshal(body, &rd) != nil || rd.Data.Randao != st.Electra.RANDAOMixes[3].String() {
+		t.Fatalf("randao: %d %s", code, body)
+	}
+	if code, _ := get(t, u+"/eth/v1/beacon/states/61/randao?epoch=8"); code != 400 {
+		t.Fatalf("future randao epoch: %d", code)
+	}
+
 	// POST validators with statuses.
 	resp, err := http.Post(u+"/eth/v1/beacon/states/head/validators", "application/json",
 		strings.NewReader(`{"ids":["7","100","500","2047"],"statuses":["active"]}`))
