@@ -231,3 +231,10 @@ func (s *Service) call(ctx context.Context, op string, fn func(ctx context.Conte
 	}
 	return fmt.Errorf("%s failed after %d attempts: %w", op, s.attempts, errors.Join(errs...))
 }
+
+// Close drops the idle keep-alive connections to every node.
+func (s *Service) Close() {
+	for _, ep := range s.eps {
+		ep.http.CloseIdleConnections()
+	}
+}

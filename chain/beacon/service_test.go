@@ -49,6 +49,7 @@ func reader(t testing.TB, params ...Parameter) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s
 }
 

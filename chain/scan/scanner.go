@@ -1,0 +1,547 @@
+// Package scan is the attestation scanner: it turns the committees and
+// blocks of a reward interval into the engine's rewards.DutyRecord for the
+// protocol validators.
+//
+// Work is split per block epoch b (epochs start..end+1): a unit fetches the
+// 32 blocks of b (a bounded pool of units runs at once, each with a bounded
+// number of block requests in flight), decodes every aggregate against the
+// committees of epochs b-1 and b (computed once per epoch and shared), and
+// stores its result — the protocol duties of b, the earliest inclusions seen
+// in b's blocks, the withdrawals of b — in the crash-safe store with a
+// digest. The duty record is then reduced from the stored units in epoch
+// order, so a rerun resumes at the first missing unit and produces the same
+// bytes.
+package scan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/odaowatch/watchtower/chain/beacon"
+	"github.com/odaowatch/watchtower/chain/store"
+	"github.com/odaowatch/watchtower/rewards"
+)
+
+// BlockProvider gives the block at a slot, nil for an empty slot; full asks
+// for the execution payload's withdrawals (chain/beacon.Service implements it).
+type BlockProvider interface {
+	Block(ctx context.Context, slot phase0.Slot, full bool) (*beacon.Block, error)
+}
+
+// slotsPerEpoch is fixed by rewards.DutyRecord.
+const slotsPerEpoch = 32
+
+// Interval is what the scanner needs to know about a reward interval.
+type Interval struct {
+	// Index of the reward interval.
+	Index uint64
+	// StartSlot is the snapshot's consensusStartBlock, EndSlot its consensusEndBlock.
+	StartSlot, EndSlot uint64
+	// Withdrawals: collect withdrawals to protocol validators from blocks of
+	// epochs start..end (needs full blocks; v10 bonus).
+	Withdrawals bool
+}
+
+// EpochDigest is the digest of one stored unit (block epoch).
+type EpochDigest struct {
+	Epoch  uint64 `json:"epoch"`
+	Digest string `json:"digest"`
+}
+
+// Result of a scan.
+type Result struct {
+	Record       *rewards.DutyRecord
+	RecordDigest string
+	// EpochDigests, ascending; comparing two runs' lists finds the first
+	// epoch where they diverge.
+	EpochDigests []EpochDigest
+	// Scanned units in this run; Resumed units taken from the store.
+	Scanned, Resumed int
+}
+
+// DigestsText is the digest file written next to the output: one
+// "epoch <e> <digest>" line per unit and "record <digest>".
+func (r *Result) DigestsText() []byte {
+	var b strings.Builder
+	for _, d := range r.EpochDigests {
+		fmt.Fprintf(&b, "epoch %d %s\n", d.Epoch, d.Digest)
+	}
+	fmt.Fprintf(&b, "record %s\n", r.RecordDigest)
+	return []byte(b.String())
+}
+
+// Scanner produces duty records.
+type Scanner struct {
+	log zerolog.Logger
+	p   *parameters
+	m   *metrics
+}
+
+// New builds a scanner.
+func New(ctx context.Context, params ...Parameter) (*Scanner, error) {
+	p, err := parseAndCheckParameters(params...)
+	if err != nil {
+		return nil, fmt.Errorf("problem with parameters: %w", err)
+	}
+	m, err := newMetrics(p.registerer)
+	if err != nil {
+		return nil, err
+	}
+	_ = ctx
+	return &Scanner{log: p.log.With().Str("service", "scan").Logger(), p: p, m: m}, nil
+}
+
+// runMeta identifies a run: everything that decides the stored results.
+func runMeta(iv Interval, protocol []phase0.ValidatorIndex) (string, []byte) {
+	h := sha256.New()
+	var buf [8]byte
+	put := func(v uint64) {
+		binary.BigEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	h.Write([]byte("odaowatch/scan/v1"))
+	put(iv.Index)
+	put(iv.StartSlot)
+	put(iv.EndSlot)
+	if iv.Withdrawals {
+		put(1)
+	} else {
+		put(0)
+	}
+	put(uint64(len(protocol)))
+	for _, v := range protocol {
+		put(uint64(v))
+	}
+	d := h.Sum(nil)
+	meta := fmt.Sprintf("interval=%d start=%d end=%d withdrawals=%v validators=%d digest=%x",
+		iv.Index, iv.StartSlot, iv.EndSlot, iv.Withdrawals, len(protocol), d)
+	return fmt.Sprintf("interval-%d-%x", iv.Index, d[:8]), []byte(meta)
+}
+
+// tableCache computes each duty epoch's table once and frees it after the
+// (at most two) units that need it are done.
+type tableCache struct {
+	mu      sync.Mutex
+	entries map[phase0.Epoch]*tableEntry
+}
+
+type tableEntry struct {
+	once  sync.Once
+	table *dutyTable
+	err   error
+	refs  int
+}
+
+func (c *tableCache) get(ctx context.Context, s *Scanner, e phase0.Epoch, proto bitset) (*dutyTable, error) {
+	c.mu.Lock()
+	ent := c.entries[e]
+	c.mu.Unlock()
+	if ent == nil {
+		return nil, fmt.Errorf("internal: no table entry for epoch %d", e)
+	}
+	ent.once.Do(func() {
+		t0 := time.Now()
+		ec, err := s.p.committees.EpochCommittees(ctx, e)
+		if err != nil {
+			ent.err = fmt.Errorf("committees of epoch %d: %w", e, err)
+			return
+		}
+		if ec.Epoch != e || ec.SlotsPerEpoch != slotsPerEpoch {
+			ent.err = fmt.Errorf("committees of epoch %d: provider returned epoch %d with %d slots per epoch", e, ec.Epoch, ec.SlotsPerEpoch)
+			return
+		}
+		ent.table = newDutyTable(ec, proto)
+		if s.m != nil {
+			s.m.committees.Observe(time.Since(t0).Seconds())
+		}
+	})
+	if ent.err != nil {
+		// Allow a later retry (e.g. after a cancelled context) in a new scan only.
+		return nil, ent.err
+	}
+	return ent.table, nil
+}
+
+func (c *tableCache) release(e phase0.Epoch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ent := c.entries[e]; ent != nil {
+		ent.refs--
+		if ent.refs <= 0 {
+			delete(c.entries, e)
+		}
+	}
+}
+
+// Scan produces the duty record of iv for the protocol validators (any
+// order, duplicates ignored). Units already in the store are reused.
+func (s *Scanner) Scan(ctx context.Context, iv Interval, protocol []phase0.ValidatorIndex) (*Result, error) {
+	startEpoch, endEpoch, lastEpoch, err := EpochRange(iv.StartSlot, iv.EndSlot, slotsPerEpoch)
+	if err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	protocol = slices.Clone(protocol)
+	slices.Sort(protocol)
+	protocol = slices.Compact(protocol)
+	proto := newBitset(protocol)
+	run, meta := runMeta(iv, protocol)
+	log := s.log.With().Uint64("interval", iv.Index).Str("run", run).Logger()
+
+	if _, err := s.p.store.OpenRun(run, startEpoch, meta); err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	have := map[uint64]bool{}
+	if err := s.p.store.Epochs(run, func(e store.Epoch) error {
+		have[e.Epoch] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	var pending []uint64
+	for b := startEpoch; b <= lastEpoch; b++ {
+		if !have[b] {
+			pending = append(pending, b)
+		}
+	}
+	res := &Result{Scanned: len(pending), Resumed: int(lastEpoch-startEpoch+1) - len(pending)}
+	if s.m != nil {
+		s.m.resumed.Add(float64(res.Resumed))
+	}
+	log.Info().Uint64("first_epoch", startEpoch).Uint64("last_epoch", lastEpoch).Int("validators", len(protocol)).
+		Int("pending_epochs", len(pending)).Int("stored_epochs", res.Resumed).Msg("scan started")
+
+	cache := &tableCache{entries: map[phase0.Epoch]*tableEntry{}}
+	for _, b := range pending {
+		for _, e := range []uint64{b - 1, b} {
+			if e+1 == 0 || e < startEpoch || e > endEpoch || (e == b-1 && b == 0) {
+				continue
+			}
+			ent := cache.entries[phase0.Epoch(e)]
+			if ent == nil {
+				ent = &tableEntry{}
+				cache.entries[phase0.Epoch(e)] = ent
+			}
+			ent.refs++
+		}
+	}
+
+	if err := s.runUnits(ctx, run, iv, startEpoch, endEpoch, pending, proto, cache); err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	rec, digests, err := s.reduce(run, iv, startEpoch, lastEpoch)
+	if err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	res.Record, res.EpochDigests = rec, digests
+	if res.RecordDigest, err = rec.Digest(); err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	log.Info().Str("record_digest", res.RecordDigest).Int("scanned_epochs", res.Scanned).Int("resumed_epochs", res.Resumed).Msg("scan done")
+	return res, nil
+}
+
+func (s *Scanner) runUnits(ctx context.Context, run string, iv Interval, startEpoch, endEpoch uint64, pending []uint64, proto bitset, cache *tableCache) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan uint64)
+	var wg sync.WaitGroup
+	for range min(s.p.concurrency, max(len(pending), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if err := s.unit(ctx, run, iv, b, startEpoch, endEpoch, proto, cache); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, b := range pending {
+		select {
+		case work <- b:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// unit scans the blocks of epoch b and stores the result.
+func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpoch, endEpoch uint64, proto bitset, cache *tableCache) error {
+	t0 := time.Now()
+	var tPrev, tCur *dutyTable
+	var err error
+	if b > startEpoch {
+		if tPrev, err = cache.get(ctx, s, phase0.Epoch(b-1), proto); err != nil {
+			return err
+		}
+		defer cache.release(phase0.Epoch(b - 1))
+	}
+	if b <= endEpoch {
+		if tCur, err = cache.get(ctx, s, phase0.Epoch(b), proto); err != nil {
+			return err
+		}
+		defer cache.release(phase0.Epoch(b))
+	}
+	full := iv.Withdrawals || s.p.fullBlocks
+	blocks, err := s.fetchEpoch(ctx, b, full)
+	if err != nil {
+		return err
+	}
+	var incPrev, incCur []phase0.Slot
+	if tPrev != nil {
+		incPrev = make([]phase0.Slot, len(tPrev.duties))
+	}
+	if tCur != nil {
+		incCur = make([]phase0.Slot, len(tCur.duties))
+	}
+	u := &unitResult{epoch: b}
+	for _, blk := range blocks {
+		if blk == nil {
+			continue
+		}
+		for i := range blk.Attestations {
+			a := &blk.Attestations[i]
+			if a.Slot >= blk.Slot {
+				return fmt.Errorf("block at slot %d: attestation for slot %d is not for an earlier slot", blk.Slot, a.Slot)
+			}
+			e := uint64(a.Slot) / slotsPerEpoch
+			switch {
+			case e == b && tCur != nil:
+				err = tCur.apply(a, blk.Slot, incCur)
+			case e+1 == b && tPrev != nil:
+				err = tPrev.apply(a, blk.Slot, incPrev)
+			case e == b || e+1 == b:
+				// Duties outside the interval's epochs.
+			default:
+				return fmt.Errorf("block at slot %d: attestation for slot %d is older than the previous epoch", blk.Slot, a.Slot)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if iv.Withdrawals && b <= endEpoch {
+			if blk.Withdrawals == nil {
+				return fmt.Errorf("block at slot %d: withdrawals needed but the block has none (blinded?)", blk.Slot)
+			}
+			for _, w := range blk.Withdrawals {
+				if proto.has(w.ValidatorIndex) {
+					u.withdrawals = append(u.withdrawals, unitWithdrawal{slot: uint64(blk.Slot), validator: uint64(w.ValidatorIndex), amount: uint64(w.Amount)})
+				}
+			}
+		}
+	}
+	if tCur != nil {
+		u.duties = make([]unitDuty, len(tCur.duties))
+		for i, d := range tCur.duties {
+			u.duties[i] = unitDuty{validator: uint64(d.validator), slot: uint64(tCur.dutySlot(d))}
+		}
+	}
+	for _, x := range []struct {
+		t   *dutyTable
+		inc []phase0.Slot
+	}{{tPrev, incPrev}, {tCur, incCur}} {
+		if x.t == nil {
+			continue
+		}
+		for i, d := range x.t.duties {
+			if x.inc[i] != 0 {
+				u.inclusions = append(u.inclusions, unitInclusion{validator: uint64(d.validator), dutySlot: uint64(x.t.dutySlot(d)), inclSlot: uint64(x.inc[i])})
+			}
+		}
+	}
+	enc := u.encode()
+	if err := s.p.store.PutEpoch(run, b, enc); err != nil {
+		return err
+	}
+	if s.m != nil {
+		s.m.epochs.Inc()
+		s.m.epochTime.Observe(time.Since(t0).Seconds())
+	}
+	s.log.Trace().Uint64("epoch", b).Int("duties", len(u.duties)).Int("inclusions", len(u.inclusions)).Msg("epoch stored")
+	return nil
+}
+
+// fetchEpoch gets the blocks of epoch b with bounded parallelism, in slot order.
+func (s *Scanner) fetchEpoch(ctx context.Context, b uint64, full bool) ([]*beacon.Block, error) {
+	out := make([]*beacon.Block, slotsPerEpoch)
+	errs := make([]error, slotsPerEpoch)
+	sem := make(chan struct{}, s.p.blockConcurrency)
+	var wg sync.WaitGroup
+	for i := range uint64(slotsPerEpoch) {
+		slot := phase0.Slot(b*slotsPerEpoch + i)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return nil, context.Cause(ctx)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			blk, err := s.p.blocks.Block(ctx, slot, full)
+			if err == nil && blk != nil && blk.Slot != slot {
+				err = fmt.Errorf("asked for the block at slot %d, got slot %d", slot, blk.Slot)
+			}
+			out[i], errs[i] = blk, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if s.m != nil {
+		for _, blk := range out {
+			if blk != nil {
+				s.m.blocks.Inc()
+			}
+		}
+	}
+	return out, nil
+}
+
+type pendingDuty struct {
+	validator, slot, incl uint64
+}
+
+// reduce folds the stored units, in epoch order, into the duty record.
+func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) (*rewards.DutyRecord, []EpochDigest, error) {
+	bld := rewards.NewDutyRecordBuilder(iv.Index, iv.StartSlot, iv.EndSlot)
+	var prev []pendingDuty
+	next := startEpoch
+	var digests []EpochDigest
+	apply := func(list []pendingDuty, inc unitInclusion) error {
+		i, ok := slices.BinarySearchFunc(list, inc.validator, func(p pendingDuty, v uint64) int { return cmpU(p.validator, v) })
+		if !ok || list[i].slot != inc.dutySlot {
+			return fmt.Errorf("inclusion of validator %d for slot %d at slot %d matches no recorded duty", inc.validator, inc.dutySlot, inc.inclSlot)
+		}
+		if list[i].incl == 0 || inc.inclSlot < list[i].incl {
+			list[i].incl = inc.inclSlot
+		}
+		return nil
+	}
+	flush := func() error {
+		for _, d := range prev {
+			if err := bld.AddDuty(d.validator, d.slot, d.incl); err != nil {
+				return fmt.Errorf("build duty record: %w", err)
+			}
+		}
+		prev = nil
+		return nil
+	}
+	err := s.p.store.Epochs(run, func(e store.Epoch) error {
+		if e.Epoch != next {
+			return fmt.Errorf("stored epochs are not contiguous: expected %d, found %d", next, e.Epoch)
+		}
+		if e.Epoch > lastEpoch {
+			return fmt.Errorf("stored epoch %d beyond the last epoch %d", e.Epoch, lastEpoch)
+		}
+		next++
+		digests = append(digests, EpochDigest{Epoch: e.Epoch, Digest: "0x" + hex.EncodeToString(e.Digest[:])})
+		u, err := decodeUnit(e.Result)
+		if err != nil {
+			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
+		}
+		if u.epoch != e.Epoch {
+			return fmt.Errorf("epoch %d: stored result is for epoch %d", e.Epoch, u.epoch)
+		}
+		cur := make([]pendingDuty, len(u.duties))
+		for i, d := range u.duties {
+			if d.slot/slotsPerEpoch != u.epoch {
+				return fmt.Errorf("epoch %d: duty of validator %d at slot %d outside the epoch", e.Epoch, d.validator, d.slot)
+			}
+			if i > 0 && u.duties[i-1].validator >= d.validator {
+				return fmt.Errorf("epoch %d: duties not sorted or validator %d listed twice", e.Epoch, d.validator)
+			}
+			cur[i] = pendingDuty{validator: d.validator, slot: d.slot}
+		}
+		for _, inc := range u.inclusions {
+			var err error
+			switch inc.dutySlot / slotsPerEpoch {
+			case u.epoch:
+				err = apply(cur, inc)
+			case u.epoch - 1:
+				err = apply(prev, inc)
+			default:
+				err = fmt.Errorf("inclusion for slot %d in epoch %d's result", inc.dutySlot, u.epoch)
+			}
+			if err != nil {
+				return fmt.Errorf("epoch %d: %w", e.Epoch, err)
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		prev = cur
+		for _, w := range u.withdrawals {
+			bld.AddWithdrawal(rewards.Withdrawal{Slot: w.slot, ValidatorIndex: w.validator, AmountGwei: w.amount})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reduce stored epochs: %w", err)
+	}
+	if next != lastEpoch+1 {
+		return nil, nil, fmt.Errorf("reduce stored epochs: epochs %d..%d missing", next, lastEpoch)
+	}
+	if err := flush(); err != nil {
+		return nil, nil, err
+	}
+	rec := bld.Build()
+	if err := rec.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("duty record: %w", err)
+	}
+	return rec, digests, nil
+}
+
+type metrics struct {
+	epochs     prometheus.Counter
+	resumed    prometheus.Counter
+	blocks     prometheus.Counter
+	epochTime  prometheus.Histogram
+	committees prometheus.Histogram
+}
+
+func newMetrics(r prometheus.Registerer) (*metrics, error) {
+	if r == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		epochs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epochs_scanned_total",
+			Help: "Block epochs scanned and stored."}),
+		resumed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epochs_resumed_total",
+			Help: "Block epochs taken from the store instead of being scanned."}),
+		blocks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "blocks_total",
+			Help: "Blocks fetched and decoded."}),
+		epochTime: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epoch_duration_seconds",
+			Help: "Time to fetch, decode and store one block epoch.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		committees: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "watchtower", Subsystem: "scan", Name: "committees_duration_seconds",
+			Help: "Time to obtain one epoch's committees and protocol duties.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+	}
+	for _, c := range []prometheus.Collector{m.epochs, m.resumed, m.blocks, m.epochTime, m.committees} {
+		if err := r.Register(c); err != nil {
+			return nil, fmt.Errorf("register scan metrics: %w", err)
+		}
+	}
+	return m, nil
+}
