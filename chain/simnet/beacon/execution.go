@@ -121,6 +121,18 @@ func (c *Chain) ELBlockNumber(s phase0.Slot) uint64 {
 	return c.sc.ELGenesisBlock + c.blockOrdinal(s)
 }
 
+// SlotOfELBlock is the slot whose payload carries EL block number n (without
+// an ExecutionProvider renumbering blocks), or false before genesis.
+func (c *Chain) SlotOfELBlock(n uint64) (phase0.Slot, bool) {
+	switch {
+	case n < c.sc.ELGenesisBlock:
+		return 0, false
+	case n == c.sc.ELGenesisBlock:
+		return 0, true
+	}
+	return c.slotOfOrdinal(n - c.sc.ELGenesisBlock), true
+}
+
 // executionBlock generates (and lets the hook reshape) the EL block of slot s.
 func (c *Chain) executionBlock(ctx context.Context, s phase0.Slot, bp *BlockProposal) (*ExecutionBlock, error) {
 	eb := &ExecutionBlock{

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	eth2client "github.com/attestantio/go-eth2-client"
+	"github.com/attestantio/go-eth2-client/api"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
@@ -117,5 +119,40 @@ func TestPubkeyLookup(t *testing.T) {
 	pk[3] ^= 1
 	if _, ok := c.ValidatorByPubkey(pk); ok {
 		t.Fatal("altered pubkey found")
+	}
+}
+
+func TestProposerDutiesAndELMapping(t *testing.T) {
+	ctx := context.Background()
+	c := newTestChain(t, testScenario(42, ForkElectra))
+	srv := newTestServer(t, c)
+	cl := newClient(t, srv.URL(), false)
+	duties, err := cl.(eth2client.ProposerDutiesProvider).ProposerDuties(ctx, &api.ProposerDutiesOpts{Epoch: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(duties.Data) != 8 {
+		t.Fatalf("%d duties", len(duties.Data))
+	}
+	for _, d := range duties.Data {
+		if !c.HasBlock(d.Slot) {
+			continue
+		}
+		b, err := c.Block(ctx, d.Slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Electra.Message.ProposerIndex != d.ValidatorIndex || c.Pubkey(d.ValidatorIndex) != d.PubKey {
+			t.Fatalf("slot %d: duty %d, block %d", d.Slot, d.ValidatorIndex, b.Electra.Message.ProposerIndex)
+		}
+	}
+	for s := phase0.Slot(0); s <= 61; s++ {
+		if !c.HasBlock(s) {
+			continue
+		}
+		back, ok := c.SlotOfELBlock(c.ELBlockNumber(s))
+		if !ok || back != s {
+			t.Fatalf("slot %d -> EL %d -> slot %d", s, c.ELBlockNumber(s), back)
+		}
 	}
 }

@@ -145,6 +145,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /eth/v2/beacon/blocks/{block_id}", s.block)
 	mux.HandleFunc("GET /eth/v1/beacon/blinded_blocks/{block_id}", s.blindedBlock)
 	mux.HandleFunc("GET /eth/v1/beacon/headers/{block_id}", s.header)
+	mux.HandleFunc("GET /eth/v1/validator/duties/proposer/{epoch}", s.proposerDuties)
 	mux.HandleFunc("GET /eth/v1/beacon/blocks/{block_id}/root", s.blockRoot)
 	if s.faults != nil {
 		return s.faults.wrap(mux)
@@ -741,4 +742,49 @@ func (s *Server) header(w http.ResponseWriter, r *http.Request) {
 	if err := writeJSON(w, "", s.isFinalized(slot), h); err != nil {
 		s.fail(w, err)
 	}
+}
+
+// proposerDuties lists the proposer of every slot of an epoch (slot 0 excluded),
+// missed slots included, for epochs up to the head epoch + 1.
+func (s *Server) proposerDuties(w http.ResponseWriter, r *http.Request) {
+	c := s.chain
+	v, err := strconv.ParseUint(r.PathValue("epoch"), 10, 64)
+	if err != nil {
+		s.fail(w, badf("invalid epoch %q", r.PathValue("epoch")))
+		return
+	}
+	epoch := phase0.Epoch(v)
+	if epoch > c.epochOf(c.HeadSlot())+1 {
+		s.fail(w, badf("epoch %d is too far in the future", epoch))
+		return
+	}
+	out := make([]*apiv1.ProposerDuty, 0, c.sc.SlotsPerEpoch)
+	for sl := c.firstSlot(epoch); sl < c.firstSlot(epoch+1); sl++ {
+		if sl == 0 {
+			continue
+		}
+		p, err := c.Proposer(sl)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out = append(out, &apiv1.ProposerDuty{PubKey: c.Pubkey(p), Slot: sl, ValidatorIndex: p})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	raw, err := json.Marshal(out)
+	if err != nil {
+		s.fail(w, fmt.Errorf("encode proposer duties: %w", err))
+		return
+	}
+	dep := c.BlockRoot(c.prevBlockSlot(max(c.firstSlot(epoch), 1) - 1))
+	body, err := json.Marshal(struct {
+		DependentRoot       string          `json:"dependent_root"`
+		ExecutionOptimistic bool            `json:"execution_optimistic"`
+		Data                json.RawMessage `json:"data"`
+	}{dep.String(), false, raw})
+	if err != nil {
+		s.fail(w, fmt.Errorf("encode proposer duties: %w", err))
+		return
+	}
+	_, _ = w.Write(body)
 }
