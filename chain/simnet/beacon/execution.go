@@ -176,7 +176,7 @@ func (c *Chain) executionBlock(ctx context.Context, s phase0.Slot, bp *BlockProp
 		}
 	}
 	if c.exec != nil {
-		out, err := c.exec.ExecutionBlock(ctx, s, bp.Proposer, eb)
+		out, err := c.exec.ExecutionBlock(ctx, s, bp, eb)
 		if err != nil {
 			return nil, fmt.Errorf("execution provider for slot %d: %w", s, err)
 		}

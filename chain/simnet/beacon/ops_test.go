@@ -78,7 +78,7 @@ func TestOperations(t *testing.T) {
 
 type hookEL struct{}
 
-func (hookEL) ExecutionBlock(_ context.Context, slot phase0.Slot, _ phase0.ValidatorIndex, gen *ExecutionBlock) (*ExecutionBlock, error) {
+func (hookEL) ExecutionBlock(_ context.Context, slot phase0.Slot, _ *BlockProposal, gen *ExecutionBlock) (*ExecutionBlock, error) {
 	out := *gen
 	out.Number = 5_000_000 + uint64(slot)
 	out.FeeRecipient = [20]byte{0xab}

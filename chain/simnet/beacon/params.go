@@ -23,10 +23,12 @@ type ExecutionBlock struct {
 }
 
 // ExecutionProvider lets the EL side (simulated protocol) shape payloads: it
-// receives the block the chain would generate and returns the one to serve.
-// It must be deterministic for the chain to stay deterministic.
+// receives the proposal facts (proposer, MEV builder and payment) and the
+// block the chain would generate, and returns the one to serve. It must be
+// deterministic for the chain to stay deterministic, and must not modify its
+// arguments.
 type ExecutionProvider interface {
-	ExecutionBlock(ctx context.Context, slot phase0.Slot, proposer phase0.ValidatorIndex, generated *ExecutionBlock) (*ExecutionBlock, error)
+	ExecutionBlock(ctx context.Context, slot phase0.Slot, proposal *BlockProposal, generated *ExecutionBlock) (*ExecutionBlock, error)
 }
 
 type parameters struct {
