@@ -165,6 +165,23 @@ func TestClientReadsEverything(t *testing.T) {
 		t.Fatalf("only %d blocks in 62 slots at a 10%% miss rate", blocks)
 	}
 
+	// The Electra state decodes from JSON as well and matches the SSZ one.
+	js, err := jsonCl.(eth2client.BeaconStateProvider).BeaconState(ctx, &api.BeaconStateOpts{State: "head"})
+	if err != nil {
+		t.Fatalf("json state: %v", err)
+	}
+	rj, err := js.Data.Electra.HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := st.HashTreeRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rj != rs {
+		t.Fatal("JSON and SSZ states differ")
+	}
+
 	// Header and finality.
 	hdr, err := cl.(eth2client.BeaconBlockHeadersProvider).BeaconBlockHeader(ctx, &api.BeaconBlockHeaderOpts{Block: "head"})
 	if err != nil {
