@@ -278,3 +278,33 @@ func TestDecodeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifySSZWithoutPdaoShare: the SSZ v4 form lacks totalPdaoShareEth, so
+// a positive pDAO share larger than the pending voter share must not be
+// reported as a broken split. Take testnet 149 (PVS 208130229090000000 wei)
+// and add X = 300000000000000000 wei to both the pool balance and the pDAO
+// share: the JSON still balances (implied PVS unchanged), the SSZ form notes
+// PVS − pDAO = 208130229090000000 − 300000000000000000 = −91869770910000000.
+func TestVerifySSZWithoutPdaoShare(t *testing.T) {
+	f := loadCanonical(t, "rp-rewards-testnet-149.json.gz")
+	move := big.NewInt(300000000000000000)
+	f.TotalRewards.TotalSmoothingPoolEth = NewBigInt(new(big.Int).Add(f.TotalRewards.TotalSmoothingPoolEth.Ref(), move))
+	pdao := NewBigInt(move)
+	f.TotalRewards.TotalPdaoShareEth = &pdao
+	r := Verify(f)
+	if !r.OK() || r.ImpliedPendingVoterShare.String() != "208130229090000000" {
+		t.Fatalf("JSON: problems %v, implied PVS %v", r.Problems, r.ImpliedPendingVoterShare)
+	}
+	b, err := f.MarshalSSZ()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := DecodeRewardsFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = Verify(g)
+	if !r.OK() || r.ImpliedPendingVoterShare != nil || len(r.Notes) == 0 || !strings.Contains(r.Notes[len(r.Notes)-1], "-91869770910000000") {
+		t.Fatalf("SSZ: problems %v, notes %v", r.Problems, r.Notes)
+	}
+}

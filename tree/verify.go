@@ -216,15 +216,18 @@ func verifyTotals(f *RewardsFile, r *Report, add func(Problem)) {
 	}
 	split.Add(split, tr.TotalVoterShareEth.Ref())
 	if tr.TotalPdaoShareEth == nil || tr.TotalPdaoShareEth.IsNull() {
-		r.Notes = append(r.Notes, "totalPdaoShareEth is not in the file (SSZ form); the pool split is checked without it")
-	} else {
-		split.Add(split, tr.TotalPdaoShareEth.Ref())
+		// The SSZ layout lacks the pDAO share, so only PVS − pDAO is known,
+		// and it may be negative.
+		diff := new(big.Int).Sub(split, tr.TotalSmoothingPoolEth.Ref())
+		r.Notes = append(r.Notes, fmt.Sprintf("totalPdaoShareEth is not in the file (SSZ form): pending voter share − pDAO share = %s wei", diff))
+		return
 	}
+	split.Add(split, tr.TotalPdaoShareEth.Ref())
 	pvs := new(big.Int).Sub(split, tr.TotalSmoothingPoolEth.Ref())
-	b := NewBigInt(pvs)
 	if pvs.Sign() < 0 {
 		add(Problem{Check: "split", Field: "totalRewards.totalSmoothingPoolEth", Detail: fmt.Sprintf("poolStaker + nodeOperator + voter + pDAO is %s, less than the pool balance %s", split, tr.TotalSmoothingPoolEth.Ref())})
 		return
 	}
+	b := NewBigInt(pvs)
 	r.ImpliedPendingVoterShare = &b
 }
