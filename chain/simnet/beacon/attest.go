@@ -3,6 +3,7 @@ package beacon
 import (
 	"slices"
 
+	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
@@ -59,9 +60,9 @@ func (c *Chain) isLate(v phase0.ValidatorIndex, s phase0.Slot) bool {
 	return chance(c.sc.Seed, purposeLate, uint64(v), uint64(s), c.sc.latePPM)
 }
 
-// maxAggregates per block for the fork.
-func (c *Chain) maxAggregates() uint64 {
-	if c.sc.Fork == ForkDeneb {
+// maxAggregates per block for the fork of block b.
+func (c *Chain) maxAggregates(b phase0.Slot) uint64 {
+	if c.VersionAt(b) == spec.DataVersionDeneb {
 		return 128
 	}
 	return 8
@@ -79,19 +80,21 @@ func (c *Chain) attestedSlots(b phase0.Slot) ([]phase0.Slot, error) {
 	}
 	var out []phase0.Slot
 	used := uint64(0)
+	limit := c.maxAggregates(b)
+	deneb := c.VersionAt(b) == spec.DataVersionDeneb
 	for s := b - 1; ; s-- {
 		p, pok := c.primaryInclusion(s)
 		l, lok := c.lateInclusion(s)
 		if (pok && p == b) || (lok && l == b) {
 			cost := uint64(1)
-			if c.sc.Fork == ForkDeneb {
+			if deneb {
 				ec, err := c.Committees(c.epochOf(s))
 				if err != nil {
 					return nil, err
 				}
 				cost = ec.CommitteesPerSlot
 			}
-			if used+cost > c.maxAggregates() {
+			if used+cost > limit {
 				break
 			}
 			used += cost

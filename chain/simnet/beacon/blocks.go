@@ -13,12 +13,20 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
-// DataVersion of the served fork.
-func (c *Chain) DataVersion() spec.DataVersion {
-	if c.sc.Fork == ForkDeneb {
+// VersionAt is the fork of blocks and states at slot s.
+func (c *Chain) VersionAt(s phase0.Slot) spec.DataVersion {
+	if c.sc.Fork == ForkDeneb || c.epochOf(s) < phase0.Epoch(c.sc.ElectraForkEpoch) {
 		return spec.DataVersionDeneb
 	}
 	return spec.DataVersionElectra
+}
+
+// electraForkEpoch is the first Electra epoch (far future in Deneb mode).
+func (c *Chain) electraForkEpoch() phase0.Epoch {
+	if c.sc.Fork == ForkDeneb {
+		return farFuture
+	}
+	return phase0.Epoch(c.sc.ElectraForkEpoch)
 }
 
 func (c *Chain) signature(purpose, a uint64) phase0.BLSSignature {
@@ -242,9 +250,9 @@ func (c *Chain) Block(ctx context.Context, s phase0.Slot) (*spec.VersionedSigned
 	sig := c.signature(5, uint64(s))
 	payload := c.payload(eb, s)
 
-	out := &spec.VersionedSignedBeaconBlock{Version: c.DataVersion()}
-	switch c.sc.Fork {
-	case ForkDeneb:
+	out := &spec.VersionedSignedBeaconBlock{Version: c.VersionAt(s)}
+	switch out.Version {
+	case spec.DataVersionDeneb:
 		atts, err := c.denebAttestations(s)
 		if err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	eth2client "github.com/attestantio/go-eth2-client"
 	"github.com/attestantio/go-eth2-client/api"
 	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
 func TestDenebModeThroughClient(t *testing.T) {
@@ -37,6 +38,56 @@ func TestDenebModeThroughClient(t *testing.T) {
 	}
 	if sj.Data.Deneb.Slot != 40 {
 		t.Fatalf("json state slot %d", sj.Data.Deneb.Slot)
+	}
+}
+
+// TestForkTransition: Deneb blocks and states before ELECTRA_FORK_EPOCH, Electra after, through the client.
+func TestForkTransition(t *testing.T) {
+	ctx := context.Background()
+	sc := testScenario(42, ForkElectra)
+	sc.ElectraForkEpoch = 3
+	c := newTestChain(t, sc)
+	srv := newTestServer(t, c)
+	cl := newClient(t, srv.URL(), false)
+	sp, err := cl.(eth2client.SpecProvider).Spec(ctx, &api.SpecOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Data["ELECTRA_FORK_EPOCH"] != uint64(3) {
+		t.Fatalf("ELECTRA_FORK_EPOCH %v", sp.Data["ELECTRA_FORK_EPOCH"])
+	}
+	for _, x := range []struct {
+		slot string
+		want spec.DataVersion
+	}{{"23", spec.DataVersionDeneb}, {"24", spec.DataVersionElectra}} {
+		st, err := cl.(eth2client.BeaconStateProvider).BeaconState(ctx, &api.BeaconStateOpts{State: x.slot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Data.Version != x.want {
+			t.Fatalf("state %s: %v", x.slot, st.Data.Version)
+		}
+	}
+	seen := map[spec.DataVersion]bool{}
+	for s := phase0.Slot(16); s < 32; s++ {
+		if !c.HasBlock(s) {
+			continue
+		}
+		b, err := cl.(eth2client.SignedBeaconBlockProvider).SignedBeaconBlock(ctx, &api.SignedBeaconBlockOpts{Block: slotID(s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := spec.DataVersionDeneb
+		if s >= 24 {
+			want = spec.DataVersionElectra
+		}
+		if b.Data.Version != want {
+			t.Fatalf("block %d: %v", s, b.Data.Version)
+		}
+		seen[b.Data.Version] = true
+	}
+	if len(seen) != 2 {
+		t.Fatal("no blocks on both sides of the fork")
 	}
 }
 

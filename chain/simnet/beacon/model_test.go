@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/attestantio/go-eth2-client/spec"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -43,8 +44,8 @@ func scanBlocks(t *testing.T, c *Chain, upTo phase0.Slot) map[duty]phase0.Slot {
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch c.sc.Fork {
-		case ForkDeneb:
+		switch blk.Version {
+		case spec.DataVersionDeneb:
 			if n := len(blk.Deneb.Message.Body.Attestations); n > 128 {
 				t.Fatalf("block %d has %d attestations", b, n)
 			}
@@ -104,9 +105,14 @@ func scanBlocks(t *testing.T, c *Chain, upTo phase0.Slot) map[duty]phase0.Slot {
 // TestInclusionOracleMatchesBlocks: what the blocks carry is exactly what
 // the model's oracle says, for every duty of epochs 0..5.
 func TestInclusionOracleMatchesBlocks(t *testing.T) {
-	for _, fork := range []string{ForkElectra, ForkDeneb} {
-		t.Run(fork, func(t *testing.T) {
-			c := newTestChain(t, testScenario(7, fork))
+	for _, tc := range []struct {
+		name, fork string
+		electraAt  uint64
+	}{{"electra", ForkElectra, 0}, {"deneb", ForkDeneb, 0}, {"deneb-to-electra-at-3", ForkElectra, 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := testScenario(7, tc.fork)
+			sc.ElectraForkEpoch = tc.electraAt
+			c := newTestChain(t, sc)
 			got := scanBlocks(t, c, 61)
 			duties, included, late := 0, 0, 0
 			for e := phase0.Epoch(0); e <= 5; e++ {

@@ -41,6 +41,9 @@ type Scenario struct {
 	HeadSlot uint64 `yaml:"head_slot"`
 	// Fork is "electra" (default, committee_bits attestations) or "deneb".
 	Fork string `yaml:"fork"`
+	// ElectraForkEpoch (fork "electra" only) starts Electra at this epoch;
+	// blocks and states before it are Deneb (default 0: Electra from genesis).
+	ElectraForkEpoch uint64 `yaml:"electra_fork_epoch"`
 	// Participation is the attestation rate of non-protocol validators (default 0.97).
 	Participation *float64 `yaml:"participation"`
 	// MissedSlotRate is the chance that a slot has no block.
@@ -191,6 +194,9 @@ func compile(in *Scenario) (*compiled, error) {
 	}
 	if c.Fork != ForkElectra && c.Fork != ForkDeneb {
 		return nil, fmt.Errorf("scenario: unknown fork %q (want electra or deneb)", c.Fork)
+	}
+	if c.Fork == ForkDeneb && c.ElectraForkEpoch != 0 {
+		return nil, errors.New("scenario: electra_fork_epoch needs fork electra")
 	}
 	if c.BuilderCount == 0 {
 		c.BuilderCount = 3

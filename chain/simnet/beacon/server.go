@@ -253,10 +253,7 @@ func (s *Server) nodeVersion(w http.ResponseWriter, _ *http.Request) {
 func (c *Chain) SpecValues() map[string]string {
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	hexv := func(b []byte) string { return "0x" + hex.EncodeToString(b) }
-	electraEpoch := "0"
-	if c.sc.Fork == ForkDeneb {
-		electraEpoch = u(uint64(farFuture))
-	}
+	electraEpoch := u(uint64(c.electraForkEpoch()))
 	return map[string]string{
 		"CONFIG_NAME":                      "simnet",
 		"PRESET_BASE":                      "mainnet",
@@ -718,7 +715,7 @@ func (s *Server) blindedBlock(w http.ResponseWriter, r *http.Request) {
 	var data interface {
 		MarshalSSZ() ([]byte, error)
 	}
-	v := s.chain.DataVersion()
+	v := s.chain.VersionAt(slot)
 	switch b := blk.(type) {
 	case *apiv1deneb.SignedBlindedBeaconBlock:
 		data = b
