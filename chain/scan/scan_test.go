@@ -167,13 +167,13 @@ func localCommittees(t testing.TB, r *beacon.Service, slot uint64) *LocalCommitt
 	return lc
 }
 
-func apiCommittees(t testing.TB, r *beacon.Service, slot uint64) *APICommittees {
+func apiCommittees(t testing.TB, r *beacon.Service, state any) *APICommittees {
 	t.Helper()
 	sp, err := r.ShuffleSpec(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewAPICommittees(sp, r, fmt.Sprint(slot))
+	a, err := NewAPICommittees(sp, r, fmt.Sprint(state))
 	if err != nil {
 		t.Fatal(err)
 	}
