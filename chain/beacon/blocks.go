@@ -46,6 +46,16 @@ type Block struct {
 	// Withdrawals of the execution payload (Capella and later, full blocks
 	// only; nil for blinded blocks, which carry only their root).
 	Withdrawals []*capella.Withdrawal
+	// HasPayload: the block carries a (non-empty) execution payload; then
+	// ExecutionBlockNumber and ExecutionBlockHash are its EL block.
+	HasPayload           bool
+	ExecutionBlockNumber uint64
+	ExecutionBlockHash   phase0.Hash32
+}
+
+func (b *Block) setPayload(number uint64, hash phase0.Hash32) {
+	b.ExecutionBlockNumber, b.ExecutionBlockHash = number, hash
+	b.HasPayload = hash != phase0.Hash32{}
 }
 
 func phase0Atts(in []*phase0.Attestation) ([]Attestation, error) {
@@ -111,6 +121,9 @@ func summarizeFull(v *spec.VersionedSignedBeaconBlock) (*Block, *blockParts, err
 		m := v.Bellatrix.Message
 		set(m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body)
 		b.Attestations, err = phase0Atts(m.Body.Attestations)
+		if p := m.Body.ExecutionPayload; p != nil {
+			b.setPayload(p.BlockNumber, p.BlockHash)
+		}
 	case spec.DataVersionCapella:
 		if v.Capella == nil || v.Capella.Message == nil || v.Capella.Message.Body == nil || v.Capella.Message.Body.ExecutionPayload == nil {
 			return nil, nil, errors.New("empty capella block")
@@ -119,6 +132,7 @@ func summarizeFull(v *spec.VersionedSignedBeaconBlock) (*Block, *blockParts, err
 		set(m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body)
 		b.Attestations, err = phase0Atts(m.Body.Attestations)
 		b.Withdrawals = m.Body.ExecutionPayload.Withdrawals
+		b.setPayload(m.Body.ExecutionPayload.BlockNumber, m.Body.ExecutionPayload.BlockHash)
 	case spec.DataVersionDeneb:
 		if v.Deneb == nil || v.Deneb.Message == nil || v.Deneb.Message.Body == nil || v.Deneb.Message.Body.ExecutionPayload == nil {
 			return nil, nil, errors.New("empty deneb block")
@@ -127,6 +141,7 @@ func summarizeFull(v *spec.VersionedSignedBeaconBlock) (*Block, *blockParts, err
 		set(m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body)
 		b.Attestations, err = phase0Atts(m.Body.Attestations)
 		b.Withdrawals = m.Body.ExecutionPayload.Withdrawals
+		b.setPayload(m.Body.ExecutionPayload.BlockNumber, m.Body.ExecutionPayload.BlockHash)
 	case spec.DataVersionElectra, spec.DataVersionFulu:
 		sb := v.Electra
 		if v.Version == spec.DataVersionFulu {
@@ -139,6 +154,7 @@ func summarizeFull(v *spec.VersionedSignedBeaconBlock) (*Block, *blockParts, err
 		set(m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body)
 		b.Attestations, err = electraAtts(m.Body.Attestations)
 		b.Withdrawals = m.Body.ExecutionPayload.Withdrawals
+		b.setPayload(m.Body.ExecutionPayload.BlockNumber, m.Body.ExecutionPayload.BlockHash)
 	default:
 		return nil, nil, fmt.Errorf("unsupported block version %s", v.Version)
 	}
@@ -164,6 +180,9 @@ func summarizeBlinded(version spec.DataVersion, blk any) (*Block, *blockParts, e
 		m := x.Message
 		parts = blockParts{m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body}
 		b.Attestations, err = phase0Atts(m.Body.Attestations)
+		if h := m.Body.ExecutionPayloadHeader; h != nil {
+			b.setPayload(h.BlockNumber, h.BlockHash)
+		}
 	case *apiv1deneb.SignedBlindedBeaconBlock:
 		if x.Message == nil || x.Message.Body == nil {
 			return nil, nil, errors.New("empty blinded block")
@@ -171,6 +190,9 @@ func summarizeBlinded(version spec.DataVersion, blk any) (*Block, *blockParts, e
 		m := x.Message
 		parts = blockParts{m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body}
 		b.Attestations, err = phase0Atts(m.Body.Attestations)
+		if h := m.Body.ExecutionPayloadHeader; h != nil {
+			b.setPayload(h.BlockNumber, h.BlockHash)
+		}
 	case *apiv1electra.SignedBlindedBeaconBlock:
 		if x.Message == nil || x.Message.Body == nil {
 			return nil, nil, errors.New("empty blinded block")
@@ -178,6 +200,9 @@ func summarizeBlinded(version spec.DataVersion, blk any) (*Block, *blockParts, e
 		m := x.Message
 		parts = blockParts{m.Slot, m.ProposerIndex, m.ParentRoot, m.StateRoot, m.Body}
 		b.Attestations, err = electraAtts(m.Body.Attestations)
+		if h := m.Body.ExecutionPayloadHeader; h != nil {
+			b.setPayload(h.BlockNumber, h.BlockHash)
+		}
 	default:
 		return nil, nil, fmt.Errorf("unsupported blinded block type %T", blk)
 	}

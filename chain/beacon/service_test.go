@@ -275,3 +275,50 @@ func TestStateCommitteesValidators(t *testing.T) {
 		t.Fatalf("finality %v %v", fin, err)
 	}
 }
+
+// TestIntervalBlocks: the snapshot block is the latest block at or before
+// the slot, with its payload's EL block number; the start block the first
+// block at or after.
+func TestIntervalBlocks(t *testing.T) {
+	c := testChain(t, simbeacon.ForkElectra)
+	r := reader(t, WithAddresses(server(t, c, simbeacon.Faults{})))
+	ctx := context.Background()
+	checked := 0
+	for slot := phase0.Slot(40); slot < 100; slot++ {
+		b, err := r.SnapshotBlock(ctx, slot, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := slot
+		for !c.HasBlock(want) {
+			want--
+		}
+		full, _ := c.Block(ctx, want)
+		if b.Slot != want || !b.HasPayload || b.ExecutionBlockNumber != full.Electra.Message.Body.ExecutionPayload.BlockNumber {
+			t.Fatalf("snapshot block for %d: slot %d el %d, want %d", slot, b.Slot, b.ExecutionBlockNumber, want)
+		}
+		f, err := r.FirstBlockFrom(ctx, slot, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = slot
+		for !c.HasBlock(want) {
+			want++
+		}
+		if f.Slot != want {
+			t.Fatalf("first block from %d: %d, want %d", slot, f.Slot, want)
+		}
+		if want != slot {
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no empty slot exercised")
+	}
+	if e, err := r.FinalizedEpoch(ctx); err != nil || e != 4 {
+		t.Fatalf("finalized epoch %d %v", e, err)
+	}
+	if _, err := r.FirstBlockFrom(ctx, 10_000, 3); err == nil {
+		t.Fatal("blocks beyond the head found")
+	}
+}
