@@ -39,7 +39,8 @@ type unitWithdrawal struct {
 	slot, validator, amount uint64
 }
 
-const unitVersion = 1
+// unitVersion 2: compact encoding (see encode).
+const unitVersion = 2
 
 func (u *unitResult) canonicalize() {
 	slices.SortFunc(u.duties, func(a, b unitDuty) int {
@@ -68,29 +69,78 @@ func (u *unitResult) canonicalize() {
 	})
 }
 
-func (u *unitResult) encode() []byte {
+// encode writes the canonical compact form (about 3 bytes per duty):
+//
+//	version (1) | epoch (uvarint)
+//	duties:     count | per duty, by validator: validator delta (uvarint),
+//	            slot offset in the epoch (1 byte), first inclusion delay in
+//	            this epoch's blocks (uvarint, 0 = none)
+//	previous:   count | per inclusion of an epoch b-1 duty, by validator:
+//	            validator delta, duty slot offset (1 byte), delay (uvarint)
+//	withdrawals: count | slot offset (1 byte), validator (uvarint), amount (uvarint)
+func (u *unitResult) encode() ([]byte, error) {
 	u.canonicalize()
-	out := make([]byte, 0, 1+8+12+len(u.duties)*16+len(u.inclusions)*24+len(u.withdrawals)*24)
+	out := make([]byte, 0, 16+len(u.duties)*4+len(u.inclusions)*2+len(u.withdrawals)*12)
 	out = append(out, unitVersion)
-	out = binary.BigEndian.AppendUint64(out, u.epoch)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(u.duties)))
-	for _, d := range u.duties {
-		out = binary.BigEndian.AppendUint64(out, d.validator)
-		out = binary.BigEndian.AppendUint64(out, d.slot)
+	out = binary.AppendUvarint(out, u.epoch)
+	first := u.epoch * slotsPerEpoch
+	var prevIncs, curIncs []unitInclusion
+	for _, in := range u.inclusions {
+		switch {
+		case in.inclSlot <= in.dutySlot:
+			return nil, fmt.Errorf("epoch %d: inclusion at slot %d not after duty slot %d", u.epoch, in.inclSlot, in.dutySlot)
+		case in.dutySlot/slotsPerEpoch == u.epoch:
+			curIncs = append(curIncs, in)
+		case in.dutySlot/slotsPerEpoch+1 == u.epoch:
+			prevIncs = append(prevIncs, in)
+		default:
+			return nil, fmt.Errorf("epoch %d: inclusion for duty slot %d outside epochs %d..%d", u.epoch, in.dutySlot, u.epoch-1, u.epoch)
+		}
 	}
-	out = binary.BigEndian.AppendUint32(out, uint32(len(u.inclusions)))
-	for _, i := range u.inclusions {
-		out = binary.BigEndian.AppendUint64(out, i.validator)
-		out = binary.BigEndian.AppendUint64(out, i.dutySlot)
-		out = binary.BigEndian.AppendUint64(out, i.inclSlot)
+	out = binary.AppendUvarint(out, uint64(len(u.duties)))
+	last := uint64(0)
+	ci := 0
+	for i, d := range u.duties {
+		if d.slot/slotsPerEpoch != u.epoch {
+			return nil, fmt.Errorf("epoch %d: duty slot %d outside the epoch", u.epoch, d.slot)
+		}
+		if i > 0 && d.validator <= last {
+			return nil, fmt.Errorf("epoch %d: validator %d has two duties", u.epoch, d.validator)
+		}
+		delay := uint64(0)
+		if ci < len(curIncs) && curIncs[ci].validator == d.validator {
+			if curIncs[ci].dutySlot != d.slot {
+				return nil, fmt.Errorf("epoch %d: inclusion of validator %d for slot %d, duty at %d", u.epoch, d.validator, curIncs[ci].dutySlot, d.slot)
+			}
+			delay = curIncs[ci].inclSlot - d.slot
+			ci++
+		}
+		out = binary.AppendUvarint(out, d.validator-last)
+		out = append(out, byte(d.slot-first))
+		out = binary.AppendUvarint(out, delay)
+		last = d.validator
 	}
-	out = binary.BigEndian.AppendUint32(out, uint32(len(u.withdrawals)))
+	if ci != len(curIncs) {
+		return nil, fmt.Errorf("epoch %d: inclusion of validator %d matches no duty", u.epoch, curIncs[ci].validator)
+	}
+	out = binary.AppendUvarint(out, uint64(len(prevIncs)))
+	last = 0
+	for _, in := range prevIncs {
+		out = binary.AppendUvarint(out, in.validator-last)
+		out = append(out, byte(in.dutySlot-(first-slotsPerEpoch)))
+		out = binary.AppendUvarint(out, in.inclSlot-in.dutySlot)
+		last = in.validator
+	}
+	out = binary.AppendUvarint(out, uint64(len(u.withdrawals)))
 	for _, w := range u.withdrawals {
-		out = binary.BigEndian.AppendUint64(out, w.slot)
-		out = binary.BigEndian.AppendUint64(out, w.validator)
-		out = binary.BigEndian.AppendUint64(out, w.amount)
+		if w.slot/slotsPerEpoch != u.epoch {
+			return nil, fmt.Errorf("epoch %d: withdrawal at slot %d outside the epoch", u.epoch, w.slot)
+		}
+		out = append(out, byte(w.slot-first))
+		out = binary.AppendUvarint(out, w.validator)
+		out = binary.AppendUvarint(out, w.amount)
 	}
-	return out
+	return out, nil
 }
 
 type reader struct {
@@ -98,28 +148,37 @@ type reader struct {
 	err error
 }
 
-func (r *reader) u64() uint64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.err = errors.New("truncated")
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
 		return 0
 	}
-	v := binary.BigEndian.Uint64(r.b)
-	r.b = r.b[8:]
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("truncated or overlong varint")
+		return 0
+	}
+	r.b = r.b[n:]
 	return v
 }
 
-func (r *reader) count(rec int) int {
-	if r.err != nil || len(r.b) < 4 {
+func (r *reader) byte() uint64 {
+	if r.err != nil || len(r.b) == 0 {
 		r.err = errors.New("truncated")
 		return 0
 	}
-	n := int(binary.BigEndian.Uint32(r.b))
-	r.b = r.b[4:]
-	if n*rec > len(r.b) {
-		r.err = errors.New("count beyond data")
+	v := r.b[0]
+	r.b = r.b[1:]
+	return uint64(v)
+}
+
+// count reads a count and bounds it by the bytes left (minimum record size).
+func (r *reader) count(minRec int) int {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)/minRec) {
+		r.err = fmt.Errorf("count %d beyond the data", n)
 		return 0
 	}
-	return n
+	return int(n)
 }
 
 func decodeUnit(b []byte) (*unitResult, error) {
@@ -127,18 +186,44 @@ func decodeUnit(b []byte) (*unitResult, error) {
 		return nil, errors.New("decode epoch result: unknown version")
 	}
 	r := &reader{b: b[1:]}
-	u := &unitResult{epoch: r.u64()}
-	u.duties = make([]unitDuty, r.count(16))
+	u := &unitResult{epoch: r.uvarint()}
+	if u.epoch > 1<<58 {
+		return nil, errors.New("decode epoch result: epoch out of range")
+	}
+	first := u.epoch * slotsPerEpoch
+	u.duties = make([]unitDuty, r.count(3))
+	last := uint64(0)
 	for i := range u.duties {
-		u.duties[i] = unitDuty{r.u64(), r.u64()}
+		v := last + r.uvarint()
+		off, delay := r.byte(), r.uvarint()
+		if off >= slotsPerEpoch || (i > 0 && v == last) {
+			r.err = errors.New("malformed duty")
+		}
+		u.duties[i] = unitDuty{validator: v, slot: first + off}
+		if delay != 0 {
+			u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: first + off, inclSlot: first + off + delay})
+		}
+		last = v
 	}
-	u.inclusions = make([]unitInclusion, r.count(24))
-	for i := range u.inclusions {
-		u.inclusions[i] = unitInclusion{r.u64(), r.u64(), r.u64()}
+	n := r.count(3)
+	last = 0
+	for range n {
+		v := last + r.uvarint()
+		off, delay := r.byte(), r.uvarint()
+		if off >= slotsPerEpoch || delay == 0 || first < slotsPerEpoch {
+			r.err = errors.New("malformed inclusion")
+		}
+		ds := first - slotsPerEpoch + off
+		u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: ds, inclSlot: ds + delay})
+		last = v
 	}
-	u.withdrawals = make([]unitWithdrawal, r.count(24))
+	u.withdrawals = make([]unitWithdrawal, r.count(3))
 	for i := range u.withdrawals {
-		u.withdrawals[i] = unitWithdrawal{r.u64(), r.u64(), r.u64()}
+		off := r.byte()
+		if off >= slotsPerEpoch {
+			r.err = errors.New("malformed withdrawal")
+		}
+		u.withdrawals[i] = unitWithdrawal{slot: first + off, validator: r.uvarint(), amount: r.uvarint()}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
@@ -146,5 +231,6 @@ func decodeUnit(b []byte) (*unitResult, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("decode epoch result: %w", r.err)
 	}
+	u.canonicalize()
 	return u, nil
 }

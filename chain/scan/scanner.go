@@ -369,7 +369,10 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 			}
 		}
 	}
-	enc := u.encode()
+	enc, err := u.encode()
+	if err != nil {
+		return fmt.Errorf("encode epoch %d: %w", b, err)
+	}
 	if err := s.p.store.PutEpoch(run, b, enc); err != nil {
 		return err
 	}

@@ -1,0 +1,101 @@
+package scan
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
+	u := &unitResult{epoch: epoch}
+	v := uint64(0)
+	for range rng.IntN(200) {
+		v += 1 + uint64(rng.IntN(5000))
+		slot := epoch*32 + uint64(rng.IntN(32))
+		u.duties = append(u.duties, unitDuty{validator: v, slot: slot})
+		if rng.IntN(3) > 0 && slot%32 != 31 {
+			u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: slot, inclSlot: slot + 1 + uint64(rng.IntN(int(31-slot%32)))})
+		}
+	}
+	if epoch > 0 {
+		v = 0
+		for range rng.IntN(50) {
+			v += 1 + uint64(rng.IntN(5000))
+			slot := (epoch-1)*32 + uint64(rng.IntN(32))
+			u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: slot, inclSlot: epoch*32 + uint64(rng.IntN(32))})
+		}
+	}
+	for range rng.IntN(20) {
+		u.withdrawals = append(u.withdrawals, unitWithdrawal{slot: epoch*32 + uint64(rng.IntN(32)), validator: rng.Uint64N(1 << 40), amount: rng.Uint64()})
+	}
+	return u
+}
+
+// TestUnitRoundTrip: decode(encode(u)) == u for random units, and the
+// compact form stays small (mainnet: ~45k duties per epoch).
+func TestUnitRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 300 {
+		u := randomUnit(rng, uint64(i))
+		enc, err := u.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeUnit(enc)
+		if err != nil {
+			t.Fatalf("unit %d: %v", i, err)
+		}
+		norm := func(x *unitResult) {
+			if len(x.duties) == 0 {
+				x.duties = nil
+			}
+			if len(x.inclusions) == 0 {
+				x.inclusions = nil
+			}
+			if len(x.withdrawals) == 0 {
+				x.withdrawals = nil
+			}
+		}
+		norm(got)
+		norm(u)
+		if !reflect.DeepEqual(got, u) {
+			t.Fatalf("unit %d differs after round trip", i)
+		}
+		if len(u.duties) > 50 && len(enc) > 6*len(u.duties)+28*len(u.withdrawals)+5*50+20 {
+			t.Fatalf("unit %d: %d bytes for %d duties", i, len(enc), len(u.duties))
+		}
+	}
+	// A duty-less inclusion is refused at encode time.
+	bad := &unitResult{epoch: 3, inclusions: []unitInclusion{{validator: 5, dutySlot: 96, inclSlot: 97}}}
+	if _, err := bad.encode(); err == nil {
+		t.Fatal("inclusion without a duty encoded")
+	}
+}
+
+func FuzzDecodeUnit(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 5 {
+		enc, _ := randomUnit(rng, uint64(i+1)).encode()
+		f.Add(enc)
+	}
+	f.Add([]byte{unitVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, err := decodeUnit(b)
+		if err != nil {
+			return
+		}
+		enc, err := u.encode()
+		if err != nil {
+			return // decodable but not canonical (e.g. an inclusion twice)
+		}
+		u2, err := decodeUnit(enc)
+		if err != nil {
+			t.Fatalf("re-encoded unit does not decode: %v", err)
+		}
+		enc2, _ := u2.encode()
+		if !bytes.Equal(enc, enc2) {
+			t.Fatal("encoding not stable")
+		}
+	})
+}
