@@ -383,7 +383,13 @@ func TestResumeAfterCrash(t *testing.T) {
 			if mode == "cancel" {
 				bp = &cancelAfter{BlockProvider: r, n: int64(killAfter*32 + 5), cancel: cancel}
 			}
-			s, err := New(ctx, WithCommittees(lc), WithBlocks(bp), WithStore(st), WithConcurrency(1))
+			// With 3 epochs in flight, epochs beyond the first gap get stored
+			// too; the resume must use them and fill the gap.
+			conc := 1
+			if mode == "hook" {
+				conc = 3
+			}
+			s, err := New(ctx, WithCommittees(lc), WithBlocks(bp), WithStore(st), WithConcurrency(conc))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -424,6 +430,25 @@ func (c *cancelAfter) Block(ctx context.Context, slot phase0.Slot, full bool) (*
 		c.cancel()
 	}
 	return c.BlockProvider.Block(ctx, slot, full)
+}
+
+func TestCommitteesFromBeacon(t *testing.T) {
+	f := newFixture(t, simbeacon.ForkElectra, 40)
+	want := digest(t, f.oracle(t, false))
+	r := newReader(t, []string{serve(t, f.chain, simbeacon.Faults{})})
+	for _, src := range []string{CommitteesLocal, CommitteesAPI, CommitteesChecked} {
+		cp, err := CommitteesFromBeacon(context.Background(), r, phase0.Slot(f.iv.EndSlot), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scan(t, f, cp, r, f.iv)
+		if err != nil || res.RecordDigest != want {
+			t.Fatalf("%s: %v %s", src, err, res.RecordDigest)
+		}
+	}
+	if _, err := CommitteesFromBeacon(context.Background(), r, 0, "magic"); err == nil {
+		t.Fatal("unknown source accepted")
+	}
 }
 
 func TestMetricsAndDigests(t *testing.T) {
