@@ -140,8 +140,10 @@ func TestFailover(t *testing.T) {
 	bad := server(t, c, simbeacon.Faults{ErrorRate: 0.3, TruncateRate: 0.3, SkipNodeEndpoints: true})
 	slow := server(t, c, simbeacon.Faults{Latency: 2 * time.Millisecond})
 	dead := "http://127.0.0.1:1"
+	// Answers after 2 s while the reader gives up after 300 ms: timeouts.
+	stuck := server(t, c, simbeacon.Faults{Latency: 2 * time.Second, SkipNodeEndpoints: true})
 	reg := prometheus.NewRegistry()
-	r := reader(t, WithAddresses(dead, bad, slow), WithRegisterer(reg), WithAttempts(8))
+	r := reader(t, WithAddresses(dead, bad, stuck, slow), WithRegisterer(reg), WithAttempts(8), WithTimeout(300*time.Millisecond))
 	ctx := context.Background()
 	for slot := phase0.Slot(1); slot < 64; slot++ {
 		b, err := r.Block(ctx, slot, slot%2 == 0)
@@ -156,7 +158,7 @@ func TestFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	retries, requests := 0.0, 0.0
+	retries, requests, timeouts := 0.0, 0.0, 0.0
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			ep := ""
@@ -167,6 +169,9 @@ func TestFailover(t *testing.T) {
 			}
 			switch mf.GetName() {
 			case "watchtower_beacon_retries_total":
+				if ep == redact(stuck) && mf.GetName() == "watchtower_beacon_retries_total" {
+					timeouts += m.GetCounter().GetValue()
+				}
 				if ep == redact(bad) || ep == redact(dead) {
 					retries += m.GetCounter().GetValue()
 				}
@@ -175,8 +180,8 @@ func TestFailover(t *testing.T) {
 			}
 		}
 	}
-	if retries == 0 || requests < 63 {
-		t.Errorf("metrics: %v retries on failing endpoints, %v requests", retries, requests)
+	if retries == 0 || requests < 63 || timeouts == 0 {
+		t.Errorf("metrics: %v retries on failing endpoints, %v after timeouts, %v requests", retries, timeouts, requests)
 	}
 }
 
