@@ -451,6 +451,53 @@ func TestCommitteesFromBeacon(t *testing.T) {
 	}
 }
 
+// dropOne hides one attestation of one block, as a faulty node might.
+type dropOne struct {
+	BlockProvider
+	slot phase0.Slot
+}
+
+func (d *dropOne) Block(ctx context.Context, slot phase0.Slot, full bool) (*beacon.Block, error) {
+	b, err := d.BlockProvider.Block(ctx, slot, full)
+	if err == nil && b != nil && slot == d.slot && len(b.Attestations) > 0 {
+		b.Attestations = b.Attestations[1:]
+	}
+	return b, err
+}
+
+// TestBisect: two runs that disagree are told apart at the epoch of the
+// altered block.
+func TestBisect(t *testing.T) {
+	f := newFixture(t, simbeacon.ForkElectra, 400)
+	r := newReader(t, []string{serve(t, f.chain, simbeacon.Faults{})})
+	lc := localCommittees(t, r, f.iv.EndSlot)
+	a, err := scan(t, f, lc, r, f.iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := phase0.Slot(5*32 + 3)
+	for !f.chain.HasBlock(slot) {
+		slot++
+	}
+	b, err := scan(t, f, lc, &dropOne{BlockProvider: r, slot: slot}, f.iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.RecordDigest == b.RecordDigest {
+		t.Fatal("dropping an aggregate did not change the record (too few protocol validators?)")
+	}
+	e, ok := FirstDivergence(a.EpochDigests, b.EpochDigests)
+	if !ok || e != uint64(slot)/32 {
+		t.Fatalf("first divergence %d %v, want epoch %d", e, ok, uint64(slot)/32)
+	}
+	if _, ok := FirstDivergence(a.EpochDigests, a.EpochDigests); ok {
+		t.Fatal("a run differs from itself")
+	}
+	if e, ok := FirstDivergence(a.EpochDigests, a.EpochDigests[:3]); !ok || e != a.EpochDigests[3].Epoch {
+		t.Fatal("shorter list not detected")
+	}
+}
+
 func TestMetricsAndDigests(t *testing.T) {
 	f := newFixture(t, simbeacon.ForkElectra, 20)
 	r := newReader(t, []string{serve(t, f.chain, simbeacon.Faults{})})

@@ -223,17 +223,21 @@ func (s *Scanner) Scan(ctx context.Context, iv Interval, protocol []phase0.Valid
 		Int("pending_epochs", len(pending)).Int("stored_epochs", res.Resumed).Msg("scan started")
 
 	cache := &tableCache{entries: map[phase0.Epoch]*tableEntry{}}
+	// Unit b reads the tables of duty epochs b-1 and b (when in range).
+	ref := func(e uint64) {
+		ent := cache.entries[phase0.Epoch(e)]
+		if ent == nil {
+			ent = &tableEntry{}
+			cache.entries[phase0.Epoch(e)] = ent
+		}
+		ent.refs++
+	}
 	for _, b := range pending {
-		for _, e := range []uint64{b - 1, b} {
-			if e+1 == 0 || e < startEpoch || e > endEpoch || (e == b-1 && b == 0) {
-				continue
-			}
-			ent := cache.entries[phase0.Epoch(e)]
-			if ent == nil {
-				ent = &tableEntry{}
-				cache.entries[phase0.Epoch(e)] = ent
-			}
-			ent.refs++
+		if b > startEpoch {
+			ref(b - 1)
+		}
+		if b <= endEpoch {
+			ref(b)
 		}
 	}
 
@@ -461,6 +465,7 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		}
 		next++
 		digests = append(digests, EpochDigest{Epoch: e.Epoch, Digest: "0x" + hex.EncodeToString(e.Digest[:])})
+		s.log.Debug().Uint64("epoch", e.Epoch).Str("digest", digests[len(digests)-1].Digest).Msg("epoch digest")
 		u, err := decodeUnit(e.Result)
 		if err != nil {
 			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
@@ -547,4 +552,22 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// FirstDivergence returns the first epoch whose digests differ between two
+// runs' lists (or that only one of them has); ok is false when they agree.
+func FirstDivergence(a, b []EpochDigest) (epoch uint64, ok bool) {
+	i := 0
+	for ; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return min(a[i].Epoch, b[i].Epoch), true
+		}
+	}
+	switch {
+	case i < len(a):
+		return a[i].Epoch, true
+	case i < len(b):
+		return b[i].Epoch, true
+	}
+	return 0, false
 }
