@@ -40,9 +40,13 @@ type Attestation struct {
 type Block struct {
 	Slot          phase0.Slot
 	ProposerIndex phase0.ValidatorIndex
-	Version       spec.DataVersion
-	Blinded       bool
-	Attestations  []Attestation
+	// Root is the block root from the verified header (zero when blocks are
+	// not verified); ParentRoot is the block's parent_root.
+	Root         phase0.Root
+	ParentRoot   phase0.Root
+	Version      spec.DataVersion
+	Blinded      bool
+	Attestations []Attestation
 	// Withdrawals of the execution payload (Capella and later, full blocks
 	// only; nil for blinded blocks, which carry only their root).
 	Withdrawals []*capella.Withdrawal
@@ -96,7 +100,7 @@ func summarizeFull(v *spec.VersionedSignedBeaconBlock) (*Block, *blockParts, err
 	var parts blockParts
 	var err error
 	set := func(slot phase0.Slot, prop phase0.ValidatorIndex, parent, state phase0.Root, body hashRooter) {
-		b.Slot, b.ProposerIndex = slot, prop
+		b.Slot, b.ProposerIndex, b.ParentRoot = slot, prop, parent
 		parts = blockParts{slot, prop, parent, state, body}
 	}
 	switch v.Version {
@@ -206,7 +210,7 @@ func summarizeBlinded(version spec.DataVersion, blk any) (*Block, *blockParts, e
 	default:
 		return nil, nil, fmt.Errorf("unsupported blinded block type %T", blk)
 	}
-	b.Slot, b.ProposerIndex = parts.slot, parts.proposer
+	b.Slot, b.ProposerIndex, b.ParentRoot = parts.slot, parts.proposer, parts.parentRoot
 	if err != nil {
 		return nil, nil, fmt.Errorf("decode blinded %s block at slot %d: %w", version, b.Slot, err)
 	}
@@ -383,7 +387,9 @@ func (s *Service) Block(ctx context.Context, slot phase0.Slot, full bool) (*Bloc
 	}
 	id := strconv.FormatUint(uint64(slot), 10)
 	var out *Block
-	err := s.call(ctx, op, func(ctx context.Context, ep *endpoint) error {
+	var answered *endpoint
+	fetch := func(ctx context.Context, ep *endpoint) error {
+		answered = ep
 		blockID := id
 		var hdr *apiv1.BeaconBlockHeader
 		if s.p.verifyBlocks {
@@ -419,15 +425,48 @@ func (s *Service) Block(ctx context.Context, slot phase0.Slot, full bool) (*Bloc
 			if err := verify(parts, hdr.Header.Message); err != nil {
 				return err
 			}
+			b.Root = hdr.Root
 		}
 		out = b
 		return nil
-	})
+	}
+	err := s.call(ctx, op, fetch)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil
+		out = nil
+		if err := s.confirmMissing(ctx, op, slot, answered, fetch); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch block at slot %d: %w", slot, err)
 	}
 	return out, nil
+}
+
+// confirmMissing asks the other nodes about a slot one node reported empty
+// (a node without history answers 404 too); fetch stores a block it finds.
+// Nodes that fail to answer are skipped; the scanner's parent-root
+// continuity check is the backstop.
+func (s *Service) confirmMissing(ctx context.Context, op string, slot phase0.Slot, first *endpoint, fetch func(ctx context.Context, ep *endpoint) error) error {
+	if !s.p.confirmMissing || len(s.eps) < 2 {
+		return nil
+	}
+	for _, ep := range s.eps {
+		if ep == first {
+			continue
+		}
+		err := s.once(ctx, op+"_confirm", ep, fetch)
+		switch {
+		case err == nil:
+			s.log.Warn().Uint64("slot", uint64(slot)).Str("missing_on", first.name).Str("found_on", ep.name).Msg("node reported an existing block as missing")
+			return nil
+		case errors.Is(err, ErrNotFound):
+		case ctx.Err() != nil:
+			return fmt.Errorf("fetch block at slot %d: %w", slot, ctx.Err())
+		default:
+			s.log.Debug().Err(err).Uint64("slot", uint64(slot)).Str("endpoint", ep.name).Msg("could not confirm an empty slot")
+		}
+	}
+	return nil
 }

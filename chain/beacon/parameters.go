@@ -11,17 +11,18 @@ import (
 )
 
 type parameters struct {
-	log          zerolog.Logger
-	addresses    []string
-	timeout      time.Duration
-	attempts     int
-	backoffMin   time.Duration
-	backoffMax   time.Duration
-	registerer   prometheus.Registerer
-	verifyBlocks bool
-	enforceJSON  bool
-	indexChunk   int
-	maxIdleConns int
+	log            zerolog.Logger
+	addresses      []string
+	timeout        time.Duration
+	attempts       int
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	registerer     prometheus.Registerer
+	verifyBlocks   bool
+	enforceJSON    bool
+	indexChunk     int
+	maxIdleConns   int
+	confirmMissing bool
 }
 
 // Parameter configures New.
@@ -63,6 +64,12 @@ func WithVerifyBlocks(v bool) Parameter {
 	return parameterFunc(func(p *parameters) { p.verifyBlocks = v })
 }
 
+// WithConfirmMissing asks the other nodes before taking a slot as empty
+// (default true; only matters with several nodes).
+func WithConfirmMissing(v bool) Parameter {
+	return parameterFunc(func(p *parameters) { p.confirmMissing = v })
+}
+
 // WithEnforceJSON asks for JSON instead of SSZ (the reference's access
 // pattern; for comparisons only).
 func WithEnforceJSON(v bool) Parameter {
@@ -81,14 +88,15 @@ func WithMaxIdleConnsPerEndpoint(n int) Parameter {
 
 func parseAndCheckParameters(params ...Parameter) (*parameters, error) {
 	p := &parameters{
-		log:          zerolog.Nop(),
-		timeout:      60 * time.Second,
-		attempts:     6,
-		backoffMin:   50 * time.Millisecond,
-		backoffMax:   2 * time.Second,
-		verifyBlocks: true,
-		indexChunk:   600,
-		maxIdleConns: 64,
+		log:            zerolog.Nop(),
+		timeout:        60 * time.Second,
+		attempts:       6,
+		backoffMin:     50 * time.Millisecond,
+		backoffMax:     2 * time.Second,
+		verifyBlocks:   true,
+		indexChunk:     600,
+		maxIdleConns:   64,
+		confirmMissing: true,
 	}
 	for _, x := range params {
 		if x != nil {

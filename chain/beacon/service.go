@@ -175,6 +175,34 @@ func (s *Service) backoff(attempt int) time.Duration {
 	return d
 }
 
+// once runs fn on ep, classifies the error and records metrics and health.
+func (s *Service) once(ctx context.Context, op string, ep *endpoint, fn func(ctx context.Context, ep *endpoint) error) error {
+	ep.inflight.Add(1)
+	t0 := time.Now()
+	err := classify(fn(ctx, ep))
+	ep.inflight.Add(-1)
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		result = "not_found"
+	case errors.Is(err, ErrMismatch):
+		result = "mismatch"
+	default:
+		result = "error"
+	}
+	if s.m != nil {
+		s.m.requests.WithLabelValues(ep.name, op, result).Inc()
+		s.m.duration.WithLabelValues(ep.name, op).Observe(time.Since(t0).Seconds())
+	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		ep.failures.Store(0)
+	} else if ctx.Err() == nil {
+		ep.failures.Add(1)
+	}
+	return err
+}
+
 // call runs fn on an endpoint, retrying on other endpoints with backoff.
 // ErrNotFound and permanent errors end the call at once.
 func (s *Service) call(ctx context.Context, op string, fn func(ctx context.Context, ep *endpoint) error) error {
@@ -182,27 +210,8 @@ func (s *Service) call(ctx context.Context, op string, fn func(ctx context.Conte
 	first := s.pick()
 	for attempt := range s.attempts {
 		ep := s.eps[(first+attempt)%len(s.eps)]
-		ep.inflight.Add(1)
-		t0 := time.Now()
-		err := fn(ctx, ep)
-		ep.inflight.Add(-1)
-		err = classify(err)
-		result := "ok"
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrNotFound):
-			result = "not_found"
-		case errors.Is(err, ErrMismatch):
-			result = "mismatch"
-		default:
-			result = "error"
-		}
-		if s.m != nil {
-			s.m.requests.WithLabelValues(ep.name, op, result).Inc()
-			s.m.duration.WithLabelValues(ep.name, op).Observe(time.Since(t0).Seconds())
-		}
+		err := s.once(ctx, op, ep, fn)
 		if err == nil || errors.Is(err, ErrNotFound) {
-			ep.failures.Store(0)
 			return err
 		}
 		if ctx.Err() != nil {
@@ -212,7 +221,6 @@ func (s *Service) call(ctx context.Context, op string, fn func(ctx context.Conte
 		if errors.As(err, &perm) {
 			return fmt.Errorf("%s on %s: %w", op, ep.name, err)
 		}
-		ep.failures.Add(1)
 		errs = append(errs, fmt.Errorf("attempt %d on %s: %w", attempt+1, ep.name, err))
 		if attempt == s.attempts-1 {
 			break

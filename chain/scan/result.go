@@ -18,7 +18,13 @@ import (
 // gives the duty record; the encoding is canonical, so its sha256 is the
 // epoch's digest.
 type unitResult struct {
-	epoch       uint64
+	epoch uint64
+	// chained: the epoch has blocks with known roots; firstParent is the
+	// parent_root of its first block, lastRoot the root of its last block.
+	chained     bool
+	unchained   bool // the epoch has blocks whose roots are unknown
+	firstParent [32]byte
+	lastRoot    [32]byte
 	duties      []unitDuty
 	inclusions  []unitInclusion
 	withdrawals []unitWithdrawal
@@ -71,7 +77,8 @@ func (u *unitResult) canonicalize() {
 
 // encode writes the canonical compact form (about 3 bytes per duty):
 //
-//	version (1) | epoch (uvarint)
+//	version (1) | epoch (uvarint) | chain flag (1: 0 no blocks, 1 roots follow,
+//	2 blocks with unknown roots) [| first parent (32) | last root (32)]
 //	duties:     count | per duty, by validator: validator delta (uvarint),
 //	            slot offset in the epoch (1 byte), first inclusion delay in
 //	            this epoch's blocks (uvarint, 0 = none)
@@ -83,6 +90,15 @@ func (u *unitResult) encode() ([]byte, error) {
 	out := make([]byte, 0, 16+len(u.duties)*4+len(u.inclusions)*2+len(u.withdrawals)*12)
 	out = append(out, unitVersion)
 	out = binary.AppendUvarint(out, u.epoch)
+	if u.chained {
+		out = append(out, 1)
+		out = append(out, u.firstParent[:]...)
+		out = append(out, u.lastRoot[:]...)
+	} else if u.unchained {
+		out = append(out, 2)
+	} else {
+		out = append(out, 0)
+	}
 	first := u.epoch * slotsPerEpoch
 	var prevIncs, curIncs []unitInclusion
 	for _, in := range u.inclusions {
@@ -189,6 +205,21 @@ func decodeUnit(b []byte) (*unitResult, error) {
 	u := &unitResult{epoch: r.uvarint()}
 	if u.epoch > 1<<58 {
 		return nil, errors.New("decode epoch result: epoch out of range")
+	}
+	switch r.byte() {
+	case 0:
+	case 2:
+		u.unchained = true
+	case 1:
+		u.chained = true
+		if len(r.b) < 64 {
+			return nil, errors.New("decode epoch result: truncated roots")
+		}
+		copy(u.firstParent[:], r.b[:32])
+		copy(u.lastRoot[:], r.b[32:64])
+		r.b = r.b[64:]
+	default:
+		r.err = errors.New("bad chained flag")
 	}
 	first := u.epoch * slotsPerEpoch
 	u.duties = make([]unitDuty, r.count(3))

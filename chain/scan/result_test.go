@@ -9,6 +9,13 @@ import (
 
 func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
 	u := &unitResult{epoch: epoch}
+	switch rng.IntN(3) {
+	case 1:
+		u.chained = true
+		u.firstParent[3], u.lastRoot[30] = byte(epoch), byte(epoch+1)
+	case 2:
+		u.unchained = true
+	}
 	v := uint64(0)
 	for range rng.IntN(200) {
 		v += 1 + uint64(rng.IntN(5000))

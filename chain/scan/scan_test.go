@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -495,6 +498,68 @@ func TestBisect(t *testing.T) {
 	}
 	if e, ok := FirstDivergence(a.EpochDigests, a.EpochDigests[:3]); !ok || e != a.EpochDigests[3].Epoch {
 		t.Fatal("shorter list not detected")
+	}
+}
+
+// lyingServer answers 404 for the headers and blocks of the given slots,
+// like a node without that history.
+func lyingServer(t testing.TB, c *simbeacon.Chain, slots map[phase0.Slot]bool) string {
+	t.Helper()
+	sim, err := simbeacon.NewServer(context.Background(), simbeacon.WithChain(c), simbeacon.WithListenAddress("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Stop(context.Background()) })
+	next := sim.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, prefix := range []string{"/eth/v1/beacon/headers/", "/eth/v1/beacon/blinded_blocks/", "/eth/v2/beacon/blocks/"} {
+			if id, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
+				if v, err := strconv.ParseUint(id, 10, 64); err == nil && slots[phase0.Slot(v)] {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusNotFound)
+					_, _ = w.Write([]byte(`{"code":404,"message":"block not found"}`))
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestFalselyMissingBlocks: a node that reports existing blocks as missing
+// is caught by the parent-root chain (alone) or outvoted by another node.
+func TestFalselyMissingBlocks(t *testing.T) {
+	f := newFixture(t, simbeacon.ForkElectra, 200)
+	want := digest(t, f.oracle(t, false))
+	good := newReader(t, []string{serve(t, f.chain, simbeacon.Faults{})})
+	lc := localCommittees(t, good, f.iv.EndSlot)
+	// One hidden block inside an epoch, one that is the first block of an epoch.
+	firstFrom := func(s phase0.Slot) phase0.Slot {
+		for !f.chain.HasBlock(s) {
+			s++
+		}
+		return s
+	}
+	inside, firstOfEpoch := firstFrom(4*32+10), firstFrom(6*32)
+	liar := lyingServer(t, f.chain, map[phase0.Slot]bool{inside: true, firstOfEpoch: true})
+	for name, slot := range map[string]phase0.Slot{"inside": inside, "first of epoch": firstOfEpoch} {
+		r := newReader(t, []string{lyingServer(t, f.chain, map[phase0.Slot]bool{slot: true})})
+		_, err := scan(t, f, lc, r, f.iv, WithConcurrency(4))
+		if err == nil || !strings.Contains(err.Error(), "missing or wrong") {
+			t.Fatalf("%s (slot %d): hidden block not detected: %v", name, slot, err)
+		}
+	}
+	r := newReader(t, []string{liar, serve(t, f.chain, simbeacon.Faults{})})
+	for range 3 { // the liar is asked first about half the time
+		res, err := scan(t, f, lc, r, f.iv, WithConcurrency(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RecordDigest != want {
+			t.Fatalf("digest %s, oracle %s", res.RecordDigest, want)
+		}
 	}
 }
 

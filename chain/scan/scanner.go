@@ -319,6 +319,9 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 		incCur = make([]phase0.Slot, len(tCur.duties))
 	}
 	u := &unitResult{epoch: b}
+	if err := chainBlocks(blocks, u); err != nil {
+		return err
+	}
 	for _, blk := range blocks {
 		if blk == nil {
 			continue
@@ -427,6 +430,32 @@ func (s *Scanner) fetchEpoch(ctx context.Context, b uint64, full bool) ([]*beaco
 	return out, nil
 }
 
+// chainBlocks checks that the blocks of an epoch link up by parent root
+// (when their roots are known from verified headers): a block a node
+// wrongly reported missing breaks the chain. It records the epoch's first
+// parent and last root for the check across epochs.
+func chainBlocks(blocks []*beacon.Block, u *unitResult) error {
+	var prev *beacon.Block
+	for _, b := range blocks {
+		if b == nil {
+			continue
+		}
+		if b.Root == (phase0.Root{}) {
+			u.chained, u.unchained = false, true
+			return nil
+		}
+		if prev == nil {
+			u.chained, u.firstParent = true, b.ParentRoot
+		} else if b.ParentRoot != prev.Root {
+			return fmt.Errorf("block at slot %d: parent root %s is not the root %s of the previous block found (slot %d): a block in between is missing or wrong",
+				b.Slot, b.ParentRoot, prev.Root, prev.Slot)
+		}
+		u.lastRoot = b.Root
+		prev = b
+	}
+	return nil
+}
+
 type pendingDuty struct {
 	validator, slot, incl uint64
 }
@@ -456,6 +485,9 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		prev = nil
 		return nil
 	}
+	var lastRoot [32]byte
+	var lastEpoch0 uint64
+	haveRoot := false
 	err := s.p.store.Epochs(run, func(e store.Epoch) error {
 		if e.Epoch != next {
 			return fmt.Errorf("stored epochs are not contiguous: expected %d, found %d", next, e.Epoch)
@@ -472,6 +504,15 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		}
 		if u.epoch != e.Epoch {
 			return fmt.Errorf("epoch %d: stored result is for epoch %d", e.Epoch, u.epoch)
+		}
+		if u.chained {
+			if haveRoot && u.firstParent != lastRoot {
+				return fmt.Errorf("blocks of epoch %d do not continue the chain of epoch %d (parent %#x, last root %#x): a block is missing or wrong",
+					e.Epoch, lastEpoch0, u.firstParent, lastRoot)
+			}
+			lastRoot, lastEpoch0, haveRoot = u.lastRoot, e.Epoch, true
+		} else if u.unchained {
+			haveRoot = false
 		}
 		cur := make([]pendingDuty, len(u.duties))
 		for i, d := range u.duties {
