@@ -37,7 +37,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, fork string, nProto int) *fixture {
 	t.Helper()
-	sc := &simbeacon.Scenario{
+	return newFixtureAt(t, fork, 0, nProto)
+}
+
+func newFixtureAt(t testing.TB, fork string, electraEpoch uint64, nProto int) *fixture {
+	t.Helper()
+	sc := &simbeacon.Scenario{ElectraForkEpoch: electraEpoch,
 		Seed: 42, GenesisTime: 1_700_000_000, SlotsPerEpoch: 32, ValidatorCount: 16384, HeadSlot: 32*11 + 3,
 		Fork: fork, Participation: f64(0.95), MissedSlotRate: 0.12, LateInclusionRate: 0.2, MEVRate: 0.2,
 	}
@@ -286,6 +291,36 @@ func TestMatchesOracle(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForkTransition: Deneb blocks until epoch 5, Electra after; the first
+// Electra blocks carry Electra aggregates for Deneb-epoch duties.
+func TestForkTransition(t *testing.T) {
+	f := newFixtureAt(t, simbeacon.ForkElectra, 5, 150)
+	want := digest(t, f.oracle(t, false))
+	r := newReader(t, []string{serve(t, f.chain, simbeacon.Faults{})})
+	versions := map[string]bool{}
+	for s := phase0.Slot(4 * 32); s < 6*32; s++ {
+		b, err := r.Block(context.Background(), s, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b != nil {
+			versions[b.Version.String()] = true
+		}
+	}
+	if !versions["deneb"] || !versions["electra"] {
+		t.Fatalf("no fork transition in epochs 4..5: %v", versions)
+	}
+	for _, full := range []bool{false, true} {
+		res, err := scan(t, f, localCommittees(t, r, f.iv.EndSlot), r, f.iv, WithFullBlocks(full))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RecordDigest != want {
+			t.Fatalf("full=%v: digest %s, oracle %s", full, res.RecordDigest, want)
+		}
 	}
 }
 
