@@ -138,6 +138,11 @@ func (s Spec) Compute(epoch phase0.Epoch, active []phase0.ValidatorIndex, seed [
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	for i := 1; i < len(active); i++ {
+		if active[i] <= active[i-1] {
+			return nil, fmt.Errorf("committees of epoch %d: active indices not strictly ascending at position %d", epoch, i)
+		}
+	}
 	shuffled, err := ShuffleList(active, seed, s.ShuffleRoundCount)
 	if err != nil {
 		return nil, fmt.Errorf("shuffle epoch %d: %w", epoch, err)

@@ -233,6 +233,9 @@ func TestCommitteesMatchSpecDefinition(t *testing.T) {
 	if _, err := ec.Committee(phase0.Slot(40), 6); err == nil {
 		t.Fatal("committee index out of range accepted")
 	}
+	if _, err := s.Compute(epoch, []phase0.ValidatorIndex{1, 3, 2}, seed); err == nil {
+		t.Fatal("unsorted active indices accepted")
+	}
 	if _, err := s.ComputeFromState(epoch, vals, mixes[:10]); err == nil {
 		t.Fatal("short randao mixes accepted")
 	}

@@ -316,13 +316,14 @@ func (c *Chain) Proposer(s phase0.Slot) (phase0.ValidatorIndex, error) {
 	if len(ec.Shuffled) == 0 {
 		return 0, fmt.Errorf("proposer of slot %d: no active validators", s)
 	}
-	for try := uint64(0); ; try++ {
+	for try := range uint64(10_000) {
 		v := ec.Shuffled[draw(c.sc.Seed, purposeProposer, uint64(s), try)%uint64(len(ec.Shuffled))]
 		if pv := c.sc.protocol[v]; pv != nil && c.epochOf(s) >= pv.slashedEpoch {
 			continue // slashed validators do not propose
 		}
 		return v, nil
 	}
+	return 0, fmt.Errorf("proposer of slot %d: no unslashed active validator found", s)
 }
 
 // blocksBefore counts blocks in slots [1, s).

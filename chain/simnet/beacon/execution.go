@@ -113,7 +113,8 @@ func (c *Chain) Proposal(s phase0.Slot) (*BlockProposal, error) {
 
 func (c *Chain) elHash(s phase0.Slot) [32]byte { return hash32(c.sc.Seed, purposeELHash, uint64(s)) }
 
-// ELBlockNumber of the payload in the block at slot s.
+// ELBlockNumber of the payload in the block at slot s (s at most a few epochs
+// past the head: block counts are cached per epoch up to s).
 func (c *Chain) ELBlockNumber(s phase0.Slot) uint64 {
 	if s == 0 {
 		return c.sc.ELGenesisBlock
@@ -122,13 +123,15 @@ func (c *Chain) ELBlockNumber(s phase0.Slot) uint64 {
 }
 
 // SlotOfELBlock is the slot whose payload carries EL block number n (without
-// an ExecutionProvider renumbering blocks), or false before genesis.
+// an ExecutionProvider renumbering blocks), or false before genesis or after the head.
 func (c *Chain) SlotOfELBlock(n uint64) (phase0.Slot, bool) {
 	switch {
 	case n < c.sc.ELGenesisBlock:
 		return 0, false
 	case n == c.sc.ELGenesisBlock:
 		return 0, true
+	case n > c.ELBlockNumber(c.prevBlockSlot(c.HeadSlot())):
+		return 0, false // not produced yet
 	}
 	return c.slotOfOrdinal(n - c.sc.ELGenesisBlock), true
 }
