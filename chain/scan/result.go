@@ -25,6 +25,10 @@ type unitResult struct {
 	unchained   bool // the epoch has blocks whose roots are unknown
 	firstParent [32]byte
 	lastRoot    [32]byte
+	// tail (last unit only): parentRoot of the first block after the epoch,
+	// so the interval's last block is covered by the chain check too.
+	tail        bool
+	tailParent  [32]byte
 	duties      []unitDuty
 	inclusions  []unitInclusion
 	withdrawals []unitWithdrawal
@@ -79,6 +83,7 @@ func (u *unitResult) canonicalize() {
 //
 //	version (1) | epoch (uvarint) | chain flag (1: 0 no blocks, 1 roots follow,
 //	2 blocks with unknown roots) [| first parent (32) | last root (32)]
+//	| tail flag (1) [| parent root of the next block after the epoch (32)]
 //	duties:     count | per duty, by validator: validator delta (uvarint),
 //	            slot offset in the epoch (1 byte), first inclusion delay in
 //	            this epoch's blocks (uvarint, 0 = none)
@@ -96,6 +101,12 @@ func (u *unitResult) encode() ([]byte, error) {
 		out = append(out, u.lastRoot[:]...)
 	} else if u.unchained {
 		out = append(out, 2)
+	} else {
+		out = append(out, 0)
+	}
+	if u.tail {
+		out = append(out, 1)
+		out = append(out, u.tailParent[:]...)
 	} else {
 		out = append(out, 0)
 	}
@@ -220,6 +231,18 @@ func decodeUnit(b []byte) (*unitResult, error) {
 		r.b = r.b[64:]
 	default:
 		r.err = errors.New("bad chained flag")
+	}
+	switch r.byte() {
+	case 0:
+	case 1:
+		u.tail = true
+		if len(r.b) < 32 {
+			return nil, errors.New("decode epoch result: truncated tail root")
+		}
+		copy(u.tailParent[:], r.b[:32])
+		r.b = r.b[32:]
+	default:
+		r.err = errors.New("bad tail flag")
 	}
 	first := u.epoch * slotsPerEpoch
 	u.duties = make([]unitDuty, r.count(3))

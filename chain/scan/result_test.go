@@ -16,6 +16,9 @@ func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
 	case 2:
 		u.unchained = true
 	}
+	if rng.IntN(4) == 0 {
+		u.tail, u.tailParent[7] = true, byte(epoch)
+	}
 	v := uint64(0)
 	for range rng.IntN(200) {
 		v += 1 + uint64(rng.IntN(5000))

@@ -578,8 +578,13 @@ func TestFalselyMissingBlocks(t *testing.T) {
 		return s
 	}
 	inside, firstOfEpoch := firstFrom(4*32+10), firstFrom(6*32)
-	liar := lyingServer(t, f.chain, map[phase0.Slot]bool{inside: true, firstOfEpoch: true})
-	for name, slot := range map[string]phase0.Slot{"inside": inside, "first of epoch": firstOfEpoch} {
+	// The last block of the last scanned epoch (8).
+	lastBlock := phase0.Slot(9*32 - 1)
+	for !f.chain.HasBlock(lastBlock) {
+		lastBlock--
+	}
+	liar := lyingServer(t, f.chain, map[phase0.Slot]bool{inside: true, firstOfEpoch: true, lastBlock: true})
+	for name, slot := range map[string]phase0.Slot{"inside": inside, "first of epoch": firstOfEpoch, "last of the interval": lastBlock} {
 		r := newReader(t, []string{lyingServer(t, f.chain, map[phase0.Slot]bool{slot: true})})
 		_, err := scan(t, f, lc, r, f.iv, WithConcurrency(4))
 		if err == nil || !strings.Contains(err.Error(), "missing or wrong") {

@@ -322,6 +322,11 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 	if err := chainBlocks(blocks, u); err != nil {
 		return err
 	}
+	if b == endEpoch+1 {
+		if err := s.tail(ctx, b, u); err != nil {
+			return err
+		}
+	}
 	for _, blk := range blocks {
 		if blk == nil {
 			continue
@@ -430,6 +435,32 @@ func (s *Scanner) fetchEpoch(ctx context.Context, b uint64, full bool) ([]*beaco
 	return out, nil
 }
 
+// tailSearch bounds the look-ahead for the block after the last epoch.
+const tailSearch = 2 * slotsPerEpoch
+
+// tail records the parent root of the first block after epoch b (the last
+// scanned epoch), when the chain is verified and such a block exists yet.
+func (s *Scanner) tail(ctx context.Context, b uint64, u *unitResult) error {
+	if u.unchained {
+		return nil
+	}
+	for slot := (b + 1) * slotsPerEpoch; slot < (b+1)*slotsPerEpoch+tailSearch; slot++ {
+		blk, err := s.p.blocks.Block(ctx, phase0.Slot(slot), false)
+		if err != nil {
+			return fmt.Errorf("block after the last epoch: %w", err)
+		}
+		if blk != nil {
+			if blk.Root == (phase0.Root{}) {
+				return nil
+			}
+			u.tail, u.tailParent = true, blk.ParentRoot
+			return nil
+		}
+	}
+	s.log.Warn().Uint64("epoch", b).Msg("no block after the last scanned epoch yet: its last block is not chain-checked")
+	return nil
+}
+
 // chainBlocks checks that the blocks of an epoch link up by parent root
 // (when their roots are known from verified headers): a block a node
 // wrongly reported missing breaks the chain. It records the epoch's first
@@ -488,6 +519,8 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 	var lastRoot [32]byte
 	var lastEpoch0 uint64
 	haveRoot := false
+	var tailParent [32]byte
+	tailSeen := false
 	err := s.p.store.Epochs(run, func(e store.Epoch) error {
 		if e.Epoch != next {
 			return fmt.Errorf("stored epochs are not contiguous: expected %d, found %d", next, e.Epoch)
@@ -513,6 +546,9 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 			lastRoot, lastEpoch0, haveRoot = u.lastRoot, e.Epoch, true
 		} else if u.unchained {
 			haveRoot = false
+		}
+		if u.tail {
+			tailSeen, tailParent = true, u.tailParent
 		}
 		cur := make([]pendingDuty, len(u.duties))
 		for i, d := range u.duties {
@@ -552,6 +588,10 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 	}
 	if next != lastEpoch+1 {
 		return nil, nil, fmt.Errorf("reduce stored epochs: epochs %d..%d missing", next, lastEpoch)
+	}
+	if tailSeen && haveRoot && tailParent != lastRoot {
+		return nil, nil, fmt.Errorf("reduce stored epochs: the first block after epoch %d has parent %#x, not the last block found (root %#x, epoch %d): a block is missing or wrong",
+			lastEpoch, tailParent, lastRoot, lastEpoch0)
 	}
 	if err := flush(); err != nil {
 		return nil, nil, err
