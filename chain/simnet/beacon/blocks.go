@@ -248,7 +248,10 @@ func (c *Chain) Block(ctx context.Context, s phase0.Slot) (*spec.VersionedSigned
 	copy(graffiti[:], fmt.Sprintf("simnet slot %d", s))
 	randao := c.signature(2, uint64(s))
 	sig := c.signature(5, uint64(s))
-	payload := c.payload(eb, s)
+	payload, err := c.payload(eb, s)
+	if err != nil {
+		return nil, err
+	}
 
 	out := &spec.VersionedSignedBeaconBlock{Version: c.VersionAt(s)}
 	switch out.Version {

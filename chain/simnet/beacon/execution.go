@@ -49,6 +49,10 @@ func (c *Chain) BuilderAddresses() [][20]byte {
 	return out
 }
 
+// Missed reports whether the model leaves slot s without a block, regardless
+// of the head (for an EL that produces blocks ahead of the served head).
+func (c *Chain) Missed(s phase0.Slot) bool { return c.missed(s) }
+
 // FeeRecipient of validator v for locally built blocks.
 func (c *Chain) FeeRecipient(v phase0.ValidatorIndex) [20]byte {
 	if pv := c.sc.protocol[v]; pv != nil {
@@ -139,11 +143,15 @@ func (c *Chain) SlotOfELBlock(n uint64) (phase0.Slot, bool) {
 // executionBlock generates (and lets the hook reshape) the EL block of slot s.
 func (c *Chain) executionBlock(ctx context.Context, s phase0.Slot, bp *BlockProposal) (*ExecutionBlock, error) {
 	eb := &ExecutionBlock{
-		Number:       c.ELBlockNumber(s),
-		Timestamp:    c.sc.GenesisTime + uint64(s)*c.sc.SecondsPerSlot,
-		FeeRecipient: bp.ProposerFeeRecipient,
-		Hash:         c.elHash(s),
-		GasLimit:     gasLimit,
+		Number:        c.ELBlockNumber(s),
+		Timestamp:     c.sc.GenesisTime + uint64(s)*c.sc.SecondsPerSlot,
+		FeeRecipient:  bp.ProposerFeeRecipient,
+		Hash:          c.elHash(s),
+		GasLimit:      gasLimit,
+		Withdrawals:   c.Withdrawals(s),
+		StateRoot:     hash32(c.sc.Seed, purposeELHash, uint64(s)^1<<62),
+		ReceiptsRoot:  hash32(c.sc.Seed, purposeELHash, uint64(s)^2<<62),
+		BaseFeePerGas: big.NewInt(gweiPerEth),
 	}
 	if s > 0 {
 		eb.ParentHash = c.elHash(c.prevBlockSlot(s - 1))
@@ -239,26 +247,40 @@ func (c *Chain) Withdrawals(s phase0.Slot) []*capella.Withdrawal {
 	return out
 }
 
-func (c *Chain) payload(eb *ExecutionBlock, s phase0.Slot) *deneb.ExecutionPayload {
+func (c *Chain) payload(eb *ExecutionBlock, s phase0.Slot) (*deneb.ExecutionPayload, error) {
 	txs := make([]bellatrix.Transaction, len(eb.Transactions))
 	for i, t := range eb.Transactions {
 		txs[i] = bellatrix.Transaction(t)
 	}
-	p := &deneb.ExecutionPayload{
+	baseFee := uint256.NewInt(gweiPerEth)
+	if eb.BaseFeePerGas != nil {
+		var overflow bool
+		if baseFee, overflow = uint256.FromBig(eb.BaseFeePerGas); overflow || eb.BaseFeePerGas.Sign() < 0 {
+			return nil, fmt.Errorf("payload of slot %d: base fee %s out of range", s, eb.BaseFeePerGas)
+		}
+	}
+	ws := eb.Withdrawals
+	if ws == nil {
+		ws = []*capella.Withdrawal{}
+	}
+	if len(ws) > maxWithdrawalsPerPayload {
+		return nil, fmt.Errorf("payload of slot %d: %d withdrawals, at most %d", s, len(ws), maxWithdrawalsPerPayload)
+	}
+	return &deneb.ExecutionPayload{
 		ParentHash:    phase0.Hash32(eb.ParentHash),
 		FeeRecipient:  bellatrix.ExecutionAddress(eb.FeeRecipient),
-		StateRoot:     phase0.Root(hash32(c.sc.Seed, purposeELHash, uint64(s)^1<<62)),
-		ReceiptsRoot:  phase0.Root(hash32(c.sc.Seed, purposeELHash, uint64(s)^2<<62)),
+		StateRoot:     phase0.Root(eb.StateRoot),
+		ReceiptsRoot:  phase0.Root(eb.ReceiptsRoot),
+		LogsBloom:     eb.LogsBloom,
 		PrevRandao:    c.mix(c.epochOf(s)),
 		BlockNumber:   eb.Number,
 		GasLimit:      eb.GasLimit,
 		GasUsed:       eb.GasUsed,
 		Timestamp:     eb.Timestamp,
 		ExtraData:     []byte("simnet"),
-		BaseFeePerGas: uint256.NewInt(gweiPerEth),
+		BaseFeePerGas: baseFee,
 		BlockHash:     phase0.Hash32(eb.Hash),
 		Transactions:  txs,
-		Withdrawals:   c.Withdrawals(s),
-	}
-	return p
+		Withdrawals:   ws,
+	}, nil
 }

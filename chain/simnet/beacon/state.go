@@ -166,17 +166,12 @@ func (c *Chain) latestHeader(ctx context.Context, t phase0.Slot) (*phase0.Beacon
 	if err != nil {
 		return nil, nil, err
 	}
-	p := c.payload(eb, b)
-	hdr := &deneb.ExecutionPayloadHeader{
-		ParentHash: p.ParentHash, FeeRecipient: p.FeeRecipient, StateRoot: p.StateRoot, ReceiptsRoot: p.ReceiptsRoot,
-		LogsBloom: p.LogsBloom, PrevRandao: p.PrevRandao, BlockNumber: p.BlockNumber, GasLimit: p.GasLimit,
-		GasUsed: p.GasUsed, Timestamp: p.Timestamp, ExtraData: p.ExtraData, BaseFeePerGas: p.BaseFeePerGas,
-		BlockHash: p.BlockHash, BlobGasUsed: p.BlobGasUsed, ExcessBlobGas: p.ExcessBlobGas,
-	}
-	if hdr.TransactionsRoot, err = transactionsRoot(p.Transactions); err != nil {
+	p, err := c.payload(eb, b)
+	if err != nil {
 		return nil, nil, err
 	}
-	if hdr.WithdrawalsRoot, err = withdrawalsRoot(p.Withdrawals); err != nil {
+	hdr, err := payloadHeader(p)
+	if err != nil {
 		return nil, nil, err
 	}
 	var parent phase0.Root
