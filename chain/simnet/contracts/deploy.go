@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"sort"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -473,12 +474,32 @@ func (s *sender) send(what string, fn func(*bind.TransactOpts) (*types.Transacti
 	return nil
 }
 
+// maxCommits bounds how many blocks one flush may mine on a commit-driven backend.
+const maxCommits = 16
+
 func (s *sender) flush() error {
+	defer func() { s.pending = s.pending[:0] }()
+	commits := 0
 	if s.commit != nil {
 		s.commit()
+		commits++
 	}
 	for _, p := range s.pending {
-		r, err := bind.WaitMined(s.ctx, s.backend, p.tx)
+		var r *types.Receipt
+		var err error
+		if s.commit == nil {
+			r, err = bind.WaitMined(s.ctx, s.backend, p.tx)
+		} else {
+			// The pool may hand a late transaction to the next block: mine again until it is in.
+			for {
+				r, err = s.backend.TransactionReceipt(s.ctx, p.tx.Hash())
+				if !errors.Is(err, ethereum.NotFound) || commits >= maxCommits {
+					break
+				}
+				s.commit()
+				commits++
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("%s: wait for receipt: %w", p.what, err)
 		}
@@ -486,6 +507,5 @@ func (s *sender) flush() error {
 			return fmt.Errorf("%s: transaction %s reverted", p.what, p.tx.Hash().Hex())
 		}
 	}
-	s.pending = s.pending[:0]
 	return nil
 }

@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"github.com/ethereum/go-ethereum"
 	"math/big"
 	"strings"
@@ -109,9 +110,16 @@ func (e *env) call() *bind.CallOpts { return &bind.CallOpts{Context: e.ctx} }
 func (e *env) mined(txs ...*types.Transaction) []*types.Receipt {
 	e.t.Helper()
 	e.sim.Commit()
+	commits := 1
 	out := make([]*types.Receipt, len(txs))
 	for i, tx := range txs {
 		r, err := e.client.TransactionReceipt(e.ctx, tx.Hash())
+		for errors.Is(err, ethereum.NotFound) && commits < 16 {
+			// The pool may hand a late transaction to the next block.
+			e.sim.Commit()
+			commits++
+			r, err = e.client.TransactionReceipt(e.ctx, tx.Hash())
+		}
 		if err != nil {
 			e.t.Fatalf("receipt of tx %d: %v", i, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/big"
 	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/beacon/engine"
 	"github.com/ethereum/go-ethereum/common"
@@ -155,6 +156,14 @@ func (n *ELNode) ProduceSlot(ctx context.Context, slot uint64, beaconRoot common
 	}
 	if err := n.eth.TxPool().Sync(); err != nil {
 		return nil, fmt.Errorf("el node: sync txpool: %w", err)
+	}
+	// Transactions just added wait in the queue until the pool promotes them (asynchronously); give it a moment
+	// so that what was sent before this call lands in this slot. Bounded: a nonce gap keeps a queue forever.
+	for i := 0; i < 40; i++ {
+		if _, queued := n.eth.TxPool().Stats(); queued == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	chain := n.eth.BlockChain()
 	parent := chain.CurrentBlock()
