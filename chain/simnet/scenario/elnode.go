@@ -36,9 +36,10 @@ type ELNode struct {
 	client *ethclient.Client
 
 	mu             sync.Mutex
-	genesisTime    uint64
+	elGenesisTime  uint64
 	secondsPerSlot uint64
-	lastSlot       uint64
+	preGenesis     uint64 // EL slots before the beacon genesis
+	elSlot         uint64 // EL slot of the head (EL genesis = 0)
 	feeRecipient   common.Address
 }
 
@@ -46,9 +47,13 @@ type ELNode struct {
 type ELNodeConfig struct {
 	// Alloc funds accounts at genesis (system contracts of the active forks are added).
 	Alloc types.GenesisAlloc
-	// GenesisTime is the timestamp of EL block 0 (slot 0); SecondsPerSlot spaces the following blocks.
+	// GenesisTime is the beacon genesis time (slot 0); SecondsPerSlot spaces the blocks.
 	GenesisTime    uint64
 	SecondsPerSlot uint64
+	// PreGenesisSlots puts EL block 0 that many slots before the beacon genesis, leaving room for seeding blocks
+	// that have no beacon counterpart; SealGenesis then produces the block of beacon slot 0. 0: EL block 0 is
+	// the block of beacon slot 0.
+	PreGenesisSlots uint64
 	// HTTPPort on 127.0.0.1; 0 picks a free port.
 	HTTPPort int
 	// GasLimit of the genesis block (default 60M).
@@ -63,6 +68,10 @@ func NewELNode(cfg ELNodeConfig) (*ELNode, error) {
 	if cfg.GasLimit == 0 {
 		cfg.GasLimit = 60_000_000
 	}
+	if cfg.PreGenesisSlots*cfg.SecondsPerSlot > cfg.GenesisTime {
+		return nil, errors.New("el node: pre-genesis slots reach before Unix time 0")
+	}
+	elGenesisTime := cfg.GenesisTime - cfg.PreGenesisSlots*cfg.SecondsPerSlot
 	nodeCfg := node.DefaultConfig
 	nodeCfg.DataDir = "" // in memory
 	nodeCfg.P2P = p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""}
@@ -82,7 +91,7 @@ func NewELNode(cfg ELNodeConfig) (*ELNode, error) {
 	ethCfg.NetworkId = ELChainID
 	ethCfg.Genesis = &core.Genesis{
 		Config:    params.AllDevChainProtocolChanges,
-		Timestamp: cfg.GenesisTime,
+		Timestamp: elGenesisTime,
 		GasLimit:  cfg.GasLimit,
 		BaseFee:   big.NewInt(params.InitialBaseFee),
 		Alloc:     alloc,
@@ -106,7 +115,7 @@ func NewELNode(cfg ELNodeConfig) (*ELNode, error) {
 		_ = stack.Close()
 		return nil, fmt.Errorf("el node: dial %s: %w", stack.HTTPEndpoint(), err)
 	}
-	return &ELNode{stack: stack, eth: backend, client: client, genesisTime: cfg.GenesisTime, secondsPerSlot: cfg.SecondsPerSlot}, nil
+	return &ELNode{stack: stack, eth: backend, client: client, elGenesisTime: elGenesisTime, secondsPerSlot: cfg.SecondsPerSlot, preGenesis: cfg.PreGenesisSlots}, nil
 }
 
 // URL is the HTTP JSON-RPC endpoint on loopback.
@@ -121,38 +130,83 @@ func (n *ELNode) Close() error {
 	return n.stack.Close()
 }
 
-// LastSlot is the slot of the head EL block (0 = genesis).
+// LastSlot is the beacon slot of the head EL block (0 at or before the beacon genesis).
 func (n *ELNode) LastSlot() uint64 {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.lastSlot
+	if n.elSlot < n.preGenesis {
+		return 0
+	}
+	return n.elSlot - n.preGenesis
 }
 
-// SetFeeRecipient sets the coinbase of the following blocks.
+// GenesisSealed reports whether the block of beacon slot 0 exists.
+func (n *ELNode) GenesisSealed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.elSlot >= n.preGenesis
+}
+
+// SetFeeRecipient sets the coinbase of blocks produced by Commit.
 func (n *ELNode) SetFeeRecipient(a common.Address) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.feeRecipient = a
 }
 
-// Commit produces the block of the next slot with every pending transaction (a commit function for Seed).
+// Commit produces the block of the next slot (pre-genesis slots first) with every pending transaction; it is
+// the commit function for Seed. It panics only on internal failures of the in-process node.
 func (n *ELNode) Commit() {
 	n.mu.Lock()
-	next := n.lastSlot + 1
-	n.mu.Unlock()
-	if _, err := n.ProduceSlot(context.Background(), next, common.Hash{}); err != nil {
-		panic(fmt.Sprintf("el node: produce slot %d: %v", next, err)) // the backend is in-process: a failure is a bug
+	defer n.mu.Unlock()
+	if _, err := n.produce(context.Background(), n.elSlot+1, BlockSpec{FeeRecipient: n.feeRecipient}); err != nil {
+		panic(fmt.Sprintf("el node: produce EL slot %d: %v", n.elSlot+1, err))
 	}
 }
 
-// ProduceSlot builds, imports and makes canonical the EL block of a slot: timestamp genesis + slot × seconds per
-// slot, all pending transactions, no withdrawals, parentBeaconBlockRoot = beaconRoot. Slots must increase;
-// skipped slots have no EL block.
-func (n *ELNode) ProduceSlot(ctx context.Context, slot uint64, beaconRoot common.Hash) (*types.Header, error) {
+// SealGenesis produces the block of beacon slot 0 (the beacon chain's genesis payload), skipping the unused
+// pre-genesis slots, and returns its number (the beacon scenario's el_genesis_block).
+func (n *ELNode) SealGenesis(ctx context.Context) (uint64, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if slot <= n.lastSlot {
-		return nil, fmt.Errorf("el node: slot %d is not after the head slot %d", slot, n.lastSlot)
+	if n.elSlot >= n.preGenesis {
+		return 0, fmt.Errorf("el node: genesis slot already produced")
+	}
+	h, err := n.produce(ctx, n.preGenesis, BlockSpec{FeeRecipient: n.feeRecipient})
+	if err != nil {
+		return 0, err
+	}
+	return h.Number.Uint64(), nil
+}
+
+// BlockSpec shapes the block of one beacon slot.
+type BlockSpec struct {
+	// BeaconRoot is the parent beacon block root (EIP-4788).
+	BeaconRoot common.Hash
+	// FeeRecipient is the block's coinbase.
+	FeeRecipient common.Address
+	// Withdrawals credited by the block (beacon sweep).
+	Withdrawals types.Withdrawals
+}
+
+// ProduceSlot builds the block of a beacon slot with an empty spec except the beacon root.
+func (n *ELNode) ProduceSlot(ctx context.Context, slot uint64, beaconRoot common.Hash) (*types.Header, error) {
+	return n.ProduceBlock(ctx, slot, BlockSpec{BeaconRoot: beaconRoot})
+}
+
+// ProduceBlock builds, imports and makes canonical the EL block of a beacon slot: timestamp genesis + slot ×
+// seconds per slot, all pending transactions, the spec's coinbase, withdrawals and parent beacon root. Slots must
+// increase; slots without a beacon block get no EL block.
+func (n *ELNode) ProduceBlock(ctx context.Context, slot uint64, spec BlockSpec) (*types.Header, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.produce(ctx, slot+n.preGenesis, spec)
+}
+
+// produce makes the block of EL slot elSlot (EL genesis = 0). Callers hold n.mu.
+func (n *ELNode) produce(ctx context.Context, elSlot uint64, spec BlockSpec) (*types.Header, error) {
+	if elSlot <= n.elSlot {
+		return nil, fmt.Errorf("el node: EL slot %d is not after the head EL slot %d", elSlot, n.elSlot)
 	}
 	if err := n.eth.TxPool().Sync(); err != nil {
 		return nil, fmt.Errorf("el node: sync txpool: %w", err)
@@ -167,39 +221,48 @@ func (n *ELNode) ProduceSlot(ctx context.Context, slot uint64, beaconRoot common
 	}
 	chain := n.eth.BlockChain()
 	parent := chain.CurrentBlock()
-	ts := n.genesisTime + slot*n.secondsPerSlot
+	ts := n.elGenesisTime + elSlot*n.secondsPerSlot
 	if ts <= parent.Time {
-		return nil, fmt.Errorf("el node: slot %d time %d not after the head time %d", slot, ts, parent.Time)
+		return nil, fmt.Errorf("el node: EL slot %d time %d not after the head time %d", elSlot, ts, parent.Time)
 	}
 	var random common.Hash
-	big.NewInt(int64(slot)).FillBytes(random[24:])
-	root := beaconRoot
+	big.NewInt(int64(elSlot)).FillBytes(random[24:])
+	root := spec.BeaconRoot
+	withdrawals := spec.Withdrawals
+	if withdrawals == nil {
+		withdrawals = types.Withdrawals{}
+	}
 	payload, err := n.eth.Miner().BuildPayload(ctx, &miner.BuildPayloadArgs{
 		Parent:       parent.Hash(),
 		Timestamp:    ts,
-		FeeRecipient: n.feeRecipient,
+		FeeRecipient: spec.FeeRecipient,
 		Random:       random,
-		Withdrawals:  types.Withdrawals{},
+		Withdrawals:  withdrawals,
 		BeaconRoot:   &root,
 		Version:      engine.PayloadV3,
 	}, false)
 	if err != nil {
-		return nil, fmt.Errorf("el node: build payload for slot %d: %w", slot, err)
+		return nil, fmt.Errorf("el node: build payload for EL slot %d: %w", elSlot, err)
 	}
 	env := payload.ResolveFull()
 	if env == nil || env.ExecutionPayload == nil {
-		return nil, fmt.Errorf("el node: no payload for slot %d", slot)
+		return nil, fmt.Errorf("el node: no payload for EL slot %d", elSlot)
 	}
 	block, err := engine.ExecutableDataToBlock(*env.ExecutionPayload, nil, &root, env.Requests)
 	if err != nil {
-		return nil, fmt.Errorf("el node: payload of slot %d to block: %w", slot, err)
+		return nil, fmt.Errorf("el node: payload of EL slot %d to block: %w", elSlot, err)
 	}
 	if _, err := chain.InsertBlockWithoutSetHead(ctx, block, false); err != nil {
-		return nil, fmt.Errorf("el node: insert block of slot %d: %w", slot, err)
+		return nil, fmt.Errorf("el node: insert block of EL slot %d: %w", elSlot, err)
 	}
 	if _, err := chain.SetCanonical(block); err != nil {
-		return nil, fmt.Errorf("el node: set head to slot %d: %w", slot, err)
+		return nil, fmt.Errorf("el node: set head to EL slot %d: %w", elSlot, err)
 	}
-	n.lastSlot = slot
+	n.elSlot = elSlot
 	return block.Header(), nil
+}
+
+// Block returns the canonical block with the given number.
+func (n *ELNode) Block(number uint64) *types.Block {
+	return n.eth.BlockChain().GetBlockByNumber(number)
 }
