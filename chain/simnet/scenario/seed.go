@@ -365,6 +365,9 @@ func (s *Scenario) timedEvents() []timedEvent {
 	return evs
 }
 
+// SetCommit replaces the function that mines pending transactions (e.g. once the chain runs slot by slot).
+func (n *Network) SetCommit(commit func()) { n.batch.commit = commit }
+
 // PendingEvents returns how many timed events have not been applied yet.
 func (n *Network) PendingEvents() int { return len(n.events) - n.next }
 
