@@ -24,6 +24,7 @@ type Link struct {
 
 	mu     sync.Mutex
 	chain  *beacon.Chain
+	feeAt  func(pubkey []byte, t uint64) (common.Address, bool)
 	bySlot map[phase0.Slot]*beacon.ExecutionBlock
 	last   phase0.Slot
 }
@@ -61,6 +62,15 @@ func (l *Link) Attach(c *beacon.Chain) {
 	l.chain = c
 }
 
+// SetFeeRecipients makes locally built blocks of the validators it knows pay the recipient it returns for the
+// slot's time (Network.FeeRecipientAt: Smoothing Pool opt-in/out over time) instead of the beacon scenario's
+// static fee recipient.
+func (l *Link) SetFeeRecipients(f func(pubkey []byte, t uint64) (common.Address, bool)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.feeAt = f
+}
+
 // LastSlot is the last beacon slot Advance has processed.
 func (l *Link) LastSlot() phase0.Slot {
 	l.mu.Lock()
@@ -71,11 +81,13 @@ func (l *Link) LastSlot() phase0.Slot {
 // Advance produces the EL blocks of every beacon slot in (LastSlot, slot] that has a block.
 func (l *Link) Advance(ctx context.Context, slot phase0.Slot) error {
 	l.mu.Lock()
-	c, from := l.chain, l.last
+	c, from, feeAt := l.chain, l.last, l.feeAt
 	l.mu.Unlock()
 	if c == nil {
 		return errors.New("link: no beacon chain attached")
 	}
+	sc := c.Scenario()
+	genesis, secondsPerSlot := sc.GenesisTime, sc.SecondsPerSlot
 	prevBlock := from
 	for s := from; s > 0 && c.Missed(s); s-- {
 		prevBlock = s - 1
@@ -91,6 +103,12 @@ func (l *Link) Advance(ctx context.Context, slot phase0.Slot) error {
 		fee := common.Address(bp.ProposerFeeRecipient)
 		if bp.MEV {
 			fee = common.Address(bp.Builder)
+		} else if feeAt != nil && bp.ProposerFeeRecipient == c.FeeRecipient(bp.Proposer) {
+			// No per-slot override in the beacon scenario: follow the node's state at the slot's time.
+			pk := c.Pubkey(bp.Proposer)
+			if a, ok := feeAt(pk[:], genesis+uint64(s)*secondsPerSlot); ok {
+				fee = a
+			}
 		}
 		cw := c.Withdrawals(s)
 		ws := make(types.Withdrawals, len(cw))

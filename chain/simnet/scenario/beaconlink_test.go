@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/odaowatch/watchtower/chain/simnet/beacon"
+	"github.com/odaowatch/watchtower/chain/simnet/contracts"
 	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 )
 
@@ -50,11 +52,19 @@ func TestBeaconPayloadsAreELBlocks(t *testing.T) {
 	}
 	const head = 40
 	bs := net.BeaconScenario(beacon.Scenario{Seed: 7, ValidatorCount: 256, HeadSlot: head, MissedSlotRate: 0.15, ELGenesisBlock: genesisBlock, ChainID: scenario.ELChainID})
+	// Bob opts into the Smoothing Pool at 1700000400 (slot 33.3): force his proposals at slots 20 and 36.
+	bobKey := "0xb1" + strings.Repeat("0", 90) + "0001"
+	for i := range bs.ProtocolValidators {
+		if bs.ProtocolValidators[i].Pubkey == bobKey {
+			bs.ProtocolValidators[i].Proposals = []beacon.Proposal{{Slot: 20, Kind: beacon.ProposalLocal}, {Slot: 36, Kind: beacon.ProposalLocal}}
+		}
+	}
 	chain, err := beacon.New(ctx, beacon.WithScenario(bs), beacon.WithExecutionProvider(link))
 	if err != nil {
 		t.Fatalf("beacon chain: %v", err)
 	}
 	link.Attach(chain)
+	link.SetFeeRecipients(net.FeeRecipientAt)
 	if err := link.Advance(ctx, head); err != nil {
 		t.Fatalf("advance: %v", err)
 	}
@@ -95,6 +105,16 @@ func TestBeaconPayloadsAreELBlocks(t *testing.T) {
 			t.Fatalf("EL block %d parent beacon root %v, want root of slot %d", number, h.ParentBeaconRoot, prevBlockSlot)
 		}
 		prevBlockSlot = slot
+	}
+	// Bob's blocks pay his fee distributor before his opt-in and the Smoothing Pool after it.
+	for slot, want := range map[phase0.Slot]common.Address{20: net.FeeDistributors["bob"], 36: net.Deployment.Addresses[contracts.NameSmoothingPool]} {
+		h, err := el.Client().HeaderByNumber(ctx, new(big.Int).SetUint64(chain.ELBlockNumber(slot)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Coinbase != want {
+			t.Fatalf("slot %d (bob) coinbase %s, want %s", slot, h.Coinbase.Hex(), want.Hex())
+		}
 	}
 	if missed == 0 {
 		t.Fatal("no missed slot in 40 at a 15 % rate: the skip path was not exercised")

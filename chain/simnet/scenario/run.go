@@ -118,6 +118,7 @@ func Start(ctx context.Context, cfg RunConfig) (*Runner, error) {
 		return fail(fmt.Errorf("simnet: beacon chain: %w", err))
 	}
 	link.Attach(chain)
+	link.SetFeeRecipients(net.FeeRecipientAt)
 	r.Chain = chain
 	// After genesis, a commit (for timed events) is the next slot's block.
 	net.SetCommit(func() {

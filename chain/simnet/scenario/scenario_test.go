@@ -302,6 +302,27 @@ func TestBeaconValidatorsMatchSeededState(t *testing.T) {
 		t.Fatalf("erin: %+v", erin)
 	}
 
+	// Fee recipients over time: bob opts in at 1700000400 (the change counts from that second on).
+	pk := func(hexKey string) []byte { return common.FromHex(hexKey) }
+	for _, c := range []struct {
+		key  string
+		t    uint64
+		want common.Address
+	}{
+		{bob.Pubkey, 1700000399, n.FeeDistributors["bob"]},
+		{bob.Pubkey, 1700000400, n.Deployment.Addresses[contracts.NameSmoothingPool]},
+		{dave.Pubkey, 1700000000, n.Nodes[3].Address},
+		{erin.Pubkey, 1700000000, n.Deployment.Addresses[contracts.NameSmoothingPool]},
+	} {
+		got, ok := n.FeeRecipientAt(pk(c.key), c.t)
+		if !ok || got != c.want {
+			t.Fatalf("fee recipient of %s at %d = %s (%v), want %s", c.key[:6], c.t, got.Hex(), ok, c.want.Hex())
+		}
+	}
+	if _, ok := n.FeeRecipientAt(pk(pkA), 0); ok {
+		t.Fatal("fee recipient for a pubkey outside the scenario")
+	}
+
 	// The beacon chain accepts them.
 	count := uint64(256)
 	bs := n.BeaconScenario(beacon.Scenario{Seed: 1, ValidatorCount: count, HeadSlot: 100})

@@ -365,6 +365,49 @@ func (s *Scenario) timedEvents() []timedEvent {
 	return evs
 }
 
+// FeeRecipientAt is the fee recipient a protocol validator's blocks use at time t, following its node's
+// Smoothing Pool state at t (initial state, then the timed changes): the Smoothing Pool when opted in (the node
+// address for a defector), the node's fee distributor otherwise. ok is false for non-protocol validators.
+func (n *Network) FeeRecipientAt(pubkey []byte, t uint64) (common.Address, bool) {
+	key := "0x" + common.Bytes2Hex(pubkey)
+	for i, nd := range n.Scenario.Nodes {
+		if !nodeHasValidator(nd, key) {
+			continue
+		}
+		state := nd.SmoothingPool.OptedIn
+		for _, c := range nd.SmoothingPoolChanges {
+			if c.Time <= t {
+				state = c.OptedIn
+			}
+		}
+		switch {
+		case state && nd.Defector:
+			return n.Nodes[i].Address, true
+		case state:
+			return n.Deployment.Addresses[contracts.NameSmoothingPool], true
+		default:
+			return n.FeeDistributors[nd.Name], true
+		}
+	}
+	return common.Address{}, false
+}
+
+func nodeHasValidator(nd Node, key string) bool {
+	for _, mp := range nd.Minipools {
+		if pubkeyKey(mp.Pubkey) == key {
+			return true
+		}
+	}
+	if nd.Megapool != nil {
+		for _, v := range nd.Megapool.Validators {
+			if pubkeyKey(v.Pubkey) == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // SetCommit replaces the function that mines pending transactions (e.g. once the chain runs slot by slot).
 func (n *Network) SetCommit(commit func()) { n.batch.commit = commit }
 
