@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -242,4 +243,29 @@ func (r *Runner) Close() {
 	if r.EL != nil {
 		_ = r.EL.Close()
 	}
+}
+
+// Summary describes the endpoints and accounts for people and tools connecting to the network.
+func (r *Runner) Summary() string {
+	var b strings.Builder
+	s := r.Net.Scenario
+	fmt.Fprintf(&b, "scenario:            %s\n", s.Name)
+	fmt.Fprintf(&b, "execution JSON-RPC:  %s (chain id %d)\n", r.EL.URL(), ELChainID)
+	fmt.Fprintf(&b, "beacon API:          %s\n", r.Server.URL())
+	fmt.Fprintf(&b, "genesis time:        %d (%d s slots, %d slots per epoch)\n", s.GenesisTime, s.SecondsPerSlot, s.SlotsPerEpoch)
+	fmt.Fprintf(&b, "RocketStorage:       %s\n", r.Net.Deployment.StorageAddress.Hex())
+	fmt.Fprintf(&b, "Multicall3:          %s\n", r.Net.Deployment.Multicall.Hex())
+	fmt.Fprintf(&b, "head slot:           %d\n", r.HeadSlot())
+	fmt.Fprintf(&b, "current interval:    %d (interval length %d s)\n", r.CurrentInterval(), s.Rewards.IntervalSeconds)
+	if r.stopAt != 0 {
+		fmt.Fprintf(&b, "stops at slot:       %d\n", r.stopAt)
+	}
+	for i, m := range r.Net.Members {
+		line := fmt.Sprintf("oDAO member %-8s %s", s.ODAO[i].Name+":", m.Address.Hex())
+		if i < len(r.Keystores) {
+			line += "  keystore " + r.Keystores[i]
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }

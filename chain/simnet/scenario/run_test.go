@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,12 @@ func TestRunTwoIntervalsInProcess(t *testing.T) {
 	defer r.Close()
 	if len(r.Keystores) != 3 {
 		t.Fatalf("%d keystores, want 3", len(r.Keystores))
+	}
+	sum := r.Summary()
+	for _, want := range []string{r.EL.URL(), r.Server.URL(), r.Net.Deployment.StorageAddress.Hex(), r.Keystores[2], "current interval:    0"} {
+		if !strings.Contains(sum, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, sum)
+		}
 	}
 	// Interval 1 ends at 1536 s = slot 128; the run stops 4 epochs (32 slots) later.
 	if r.StopSlot() != 160 {
