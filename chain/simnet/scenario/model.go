@@ -153,6 +153,10 @@ type MegapoolValidator struct {
 	AssignmentTime uint64      `yaml:"assignment_time"`
 	LockedTime     uint64      `yaml:"locked_time"`
 	Beacon         BeaconFacts `yaml:"beacon"`
+	// NotifyExitTime, if set, is when the node operator calls notifyExit (timed), proving the beacon state of the
+	// slot at that time; needs beacon.withdrawable_epoch. The late fine applies iff that slot's epoch >
+	// withdrawable_epoch − notify.threshold.
+	NotifyExitTime *uint64 `yaml:"notify_exit_time"`
 }
 
 // BeaconFacts are the validator's beacon-chain facts (passed to the simulated beacon chain).
@@ -344,6 +348,17 @@ func (s *Scenario) normalise() error {
 				}
 				if v.Bond.Wei().Cmp(eth(32).Wei()) > 0 || v.Bond.Wei().Sign() == 0 {
 					return fmt.Errorf("scenario: %s: bond must be in (0, 32] ETH", owner)
+				}
+				if v.NotifyExitTime != nil {
+					if v.Beacon.WithdrawableEpoch == nil {
+						return fmt.Errorf("scenario: %s: notify_exit_time needs beacon.withdrawable_epoch", owner)
+					}
+					if v.State != StateStaked && v.State != StateLocked {
+						return fmt.Errorf("scenario: %s: notify_exit_time needs state staked or locked, not %s", owner, v.State)
+					}
+					if *v.NotifyExitTime < s.GenesisTime {
+						return fmt.Errorf("scenario: %s: notify_exit_time before genesis", owner)
+					}
 				}
 				if v.State == StateStaked || v.State == StateLocked || v.State == StateExiting {
 					sumBond.Add(sumBond, v.Bond.Wei())

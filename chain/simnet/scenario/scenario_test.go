@@ -15,6 +15,7 @@ import (
 
 	"github.com/odaowatch/watchtower/chain/simnet/beacon"
 	"github.com/odaowatch/watchtower/chain/simnet/contracts"
+	"github.com/odaowatch/watchtower/chain/simnet/contracts/bindings"
 	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 )
 
@@ -208,8 +209,8 @@ func TestSeedAndApplyEvents(t *testing.T) {
 	if got := must(d.Storage.GetUint(call, contracts.PenaltyCountKey(daveMP))); got.Int64() != 2 {
 		t.Fatalf("dave penalty count = %s, want 2", got)
 	}
-	if got := must(d.MegapoolManager.GetValidatorCount(call)); got.Int64() != 4 {
-		t.Fatalf("megapool validators = %s, want 4 (carol 3, erin 1)", got)
+	if got := must(d.MegapoolManager.GetValidatorCount(call)); got.Int64() != 5 {
+		t.Fatalf("megapool validators = %s, want 5 (carol 3, erin 2)", got)
 	}
 	info, err := d.MegapoolManager.GetValidatorInfo(call, big.NewInt(2))
 	if err != nil {
@@ -221,8 +222,8 @@ func TestSeedAndApplyEvents(t *testing.T) {
 
 	// Events up to 1700000500: income 0.1 + 0.25 ETH, alice's reduction (t=100), bob's opt-in (t=400),
 	// voter share 0.05 ETH (t=500).
-	if got := n.PendingEvents(); got != 8 {
-		t.Fatalf("pending events = %d, want 8 (5 income, 1 voter share, 1 reduction, 1 SP change)", got)
+	if got := n.PendingEvents(); got != 10 {
+		t.Fatalf("pending events = %d, want 10 (5 income, 1 voter share, 1 reduction, 1 SP change, 2 exit notifications)", got)
 	}
 	applied, err := n.ApplyUntil(sn.ctx, 1700000500)
 	if err != nil {
@@ -262,8 +263,23 @@ func TestSeedAndApplyEvents(t *testing.T) {
 	if !ok || next != 1700000700 {
 		t.Fatalf("next event at %d (%v), want 1700000700", next, ok)
 	}
-	if applied, err = n.ApplyUntil(sn.ctx, 1<<62); err != nil || applied != 3 {
-		t.Fatalf("applied %d (%v), want the remaining 3", applied, err)
+	if applied, err = n.ApplyUntil(sn.ctx, 1<<62); err != nil || applied != 5 {
+		t.Fatalf("applied %d (%v), want the remaining 5", applied, err)
+	}
+	// Erin's exit notifications: validator 0 at epoch 12 <= 266 - 112 (on time), validator 1 at epoch 10 > 120 - 112
+	// (late): one fine of 0.05 ETH.
+	erinMP, err := bindings.NewRocketMegapoolDelegate(n.Megapools["erin"], sn.sim.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := must(erinMP.GetDebt(call)); got.String() != "50000000000000000" {
+		t.Fatalf("erin debt = %s, want 0.05 ETH (one late notification)", got)
+	}
+	for id := uint32(0); id < 2; id++ {
+		v, err := erinMP.GetValidatorInfo(call, id)
+		if err != nil || !v.Exiting {
+			t.Fatalf("erin validator %d exiting = %v (%v)", id, v.Exiting, err)
+		}
 	}
 	sp, _ = sn.sim.Client().BalanceAt(sn.ctx, d.Addresses[contracts.NameSmoothingPool], nil)
 	// 0.1 + 0.25 + 0.05 + 0.3 + 0.125 = 0.825 ETH.
@@ -276,9 +292,9 @@ func TestBeaconValidatorsMatchSeededState(t *testing.T) {
 	sn := seed(t)
 	n := sn.net
 	vals := n.BeaconValidators()
-	// alice 1, bob 1, carol 3, dave 1, erin 1.
-	if len(vals) != 7 {
-		t.Fatalf("%d protocol validators, want 7", len(vals))
+	// alice 1, bob 1, carol 3, dave 1, erin 2.
+	if len(vals) != 8 {
+		t.Fatalf("%d protocol validators, want 8", len(vals))
 	}
 	sp := n.Deployment.Addresses[contracts.NameSmoothingPool].Hex()
 	byKey := map[string]beacon.ProtocolValidator{}

@@ -120,6 +120,11 @@ func (n *Network) seedSettingsAndAccounts() error {
 			return d.RewardsPool.SimSetClaimingContractPerc(o, p.name, p.f.Scaled())
 		})
 	}
+	if s.SlotsPerEpoch != 32 {
+		b.send("set slots per epoch", func(o *bind.TransactOpts) (*types.Transaction, error) {
+			return d.SettingsMegapool.SetSettingUint(o, "sim.slots.per.epoch", big64(s.SlotsPerEpoch))
+		})
+	}
 	b.send("set RPL price", func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return d.NetworkPrices.SimSetRPLPrice(o, big.NewInt(0), r.RPLPrice.Wei())
 	})
@@ -319,6 +324,7 @@ const (
 	evBondReduction
 	evSmoothingPoolIncome
 	evVoterShare
+	evNotifyExit
 )
 
 type timedEvent struct {
@@ -330,6 +336,9 @@ type timedEvent struct {
 	sp     SPState
 	br     BondReduction
 	amount Amount
+	// notify exit
+	validator    uint32
+	withdrawable uint64
 }
 
 func (s *Scenario) timedEvents() []timedEvent {
@@ -347,6 +356,16 @@ func (s *Scenario) timedEvents() []timedEvent {
 		for _, mp := range nd.Minipools {
 			for _, br := range mp.BondReductions {
 				add(timedEvent{time: br.Time, kind: evBondReduction, node: i, pubkey: pubkeyKey(mp.Pubkey), br: br})
+			}
+		}
+	}
+	for i, nd := range s.Nodes {
+		if nd.Megapool == nil {
+			continue
+		}
+		for j, v := range nd.Megapool.Validators {
+			if v.NotifyExitTime != nil {
+				add(timedEvent{time: *v.NotifyExitTime, kind: evNotifyExit, node: i, pubkey: pubkeyKey(v.Pubkey), validator: uint32(j), withdrawable: *v.Beacon.WithdrawableEpoch})
 			}
 		}
 	}
@@ -445,6 +464,12 @@ func (n *Network) ApplyUntil(ctx context.Context, t uint64) (int, error) {
 			b.send("smoothing pool income", func(o *bind.TransactOpts) (*types.Transaction, error) {
 				o.Value = ev.amount.Wei()
 				return d.SmoothingPool.Receive(o)
+			})
+		case evNotifyExit:
+			mp := n.Megapools[n.Scenario.Nodes[ev.node].Name]
+			proofSlot := (ev.time - n.Scenario.GenesisTime) / n.Scenario.SecondsPerSlot
+			b.send("notify exit of "+ev.pubkey, func(o *bind.TransactOpts) (*types.Transaction, error) {
+				return d.MegapoolManager.NotifyExit(o, mp, ev.validator, ev.withdrawable, proofSlot)
 			})
 		case evVoterShare:
 			b.send("voter share deposit", func(o *bind.TransactOpts) (*types.Transaction, error) {

@@ -116,6 +116,7 @@ contract RocketDAOProtocolSettingsMegapool is RocketSettingsBase {
         _setUint("megapool.dissolve.penalty", 0.05 ether);
         _setUint("maximum.megapool.eth.penalty", 612 ether);
         _setUint("megapool.penalty.threshold", 0.51 ether);
+        _setUint("sim.slots.per.epoch", 32);
     }
 
     function getNotifyThreshold() external view returns (uint256) { return getSettingUint("notify.threshold"); }
@@ -126,6 +127,8 @@ contract RocketDAOProtocolSettingsMegapool is RocketSettingsBase {
     function getDissolvePenalty() external view returns (uint256) { return getSettingUint("megapool.dissolve.penalty"); }
     function getMaximumEthPenalty() external view returns (uint256) { return getSettingUint("maximum.megapool.eth.penalty"); }
     function getPenaltyThreshold() external view returns (uint256) { return getSettingUint("megapool.penalty.threshold"); }
+    /// @notice Simnet only: beacon slots per epoch used to turn a proof slot into an epoch (32 on mainnet).
+    function getSlotsPerEpoch() external view returns (uint256) { return getSettingUint("sim.slots.per.epoch"); }
 }
 
 /// @notice oDAO rewards settings: which reward networks are enabled (network 0 always is).

@@ -284,10 +284,12 @@ contract RocketMegapoolManager is RocketBase {
 
     /// @notice Simnet exit notification. Mainnet takes beacon-state proofs; here the caller (the node operator or
     /// the guardian) states the validator's withdrawable epoch and the slot of the state it read it from. The late
-    /// fine applies iff slot/32 > withdrawableEpoch - notify.threshold.
+    /// fine applies iff slot/slotsPerEpoch > withdrawableEpoch - notify.threshold (slotsPerEpoch: sim.slots.per.epoch, 32).
     function notifyExit(address _megapool, uint32 _validatorId, uint64 _withdrawableEpoch, uint64 _slot) external {
         _requireNodeOrGuardian(_megapool);
-        RocketMegapoolDelegate(payable(_megapool)).notifyExit(_validatorId, _withdrawableEpoch, _slot / 32);
+        uint256 slotsPerEpoch = RocketDAOProtocolSettingsMegapool(getContractAddress("rocketDAOProtocolSettingsMegapool")).getSlotsPerEpoch();
+        require(slotsPerEpoch > 0, "Invalid slots per epoch");
+        RocketMegapoolDelegate(payable(_megapool)).notifyExit(_validatorId, _withdrawableEpoch, uint64(_slot / slotsPerEpoch));
     }
 
     /// @notice Simnet counterpart of notifyNotExit (same trust model as notifyExit).
