@@ -41,6 +41,7 @@ type ELNode struct {
 	preGenesis     uint64 // EL slots before the beacon genesis
 	elSlot         uint64 // EL slot of the head (EL genesis = 0)
 	feeRecipient   common.Address
+	commitErr      error
 }
 
 // ELNodeConfig configures NewELNode.
@@ -155,13 +156,21 @@ func (n *ELNode) SetFeeRecipient(a common.Address) {
 }
 
 // Commit produces the block of the next slot (pre-genesis slots first) with every pending transaction; it is
-// the commit function for Seed. It panics only on internal failures of the in-process node.
+// the commit function for Seed. A failure is kept for CommitErr (callers then also see their transactions
+// unmined).
 func (n *ELNode) Commit() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, err := n.produce(context.Background(), n.elSlot+1, BlockSpec{FeeRecipient: n.feeRecipient}); err != nil {
-		panic(fmt.Sprintf("el node: produce EL slot %d: %v", n.elSlot+1, err))
+	if _, err := n.produce(context.Background(), n.elSlot+1, BlockSpec{FeeRecipient: n.feeRecipient}); err != nil && n.commitErr == nil {
+		n.commitErr = fmt.Errorf("el node: produce EL slot %d: %w", n.elSlot+1, err)
 	}
+}
+
+// CommitErr returns the first error of Commit, if any.
+func (n *ELNode) CommitErr() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.commitErr
 }
 
 // SealGenesis produces the block of beacon slot 0 (the beacon chain's genesis payload), skipping the unused

@@ -88,6 +88,9 @@ func Start(ctx context.Context, cfg RunConfig) (*Runner, error) {
 	}
 	net, err := Seed(ctx, el.Client(), s, big.NewInt(ELChainID), el.Commit)
 	if err != nil {
+		if cerr := el.CommitErr(); cerr != nil {
+			err = fmt.Errorf("%w (%v)", err, cerr)
+		}
 		return fail(fmt.Errorf("simnet: %w", err))
 	}
 	r.Net = net
