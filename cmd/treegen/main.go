@@ -34,8 +34,14 @@ func newRootCmd() *cobra.Command {
 	for _, extra := range extraCommands {
 		root.AddCommand(extra())
 	}
+	for _, hook := range rootHooks {
+		hook(root)
+	}
 	return root
 }
+
+// rootHooks lets other files of this package add flags and a run function to the root command.
+var rootHooks []func(*cobra.Command)
 
 // extraCommands lets other files of this package register commands.
 var extraCommands []func() *cobra.Command
