@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -46,6 +47,43 @@ type RewardEvent struct {
 }
 
 var rewardSnapshotEvent = rewardsPoolABI.Events["RewardSnapshot"]
+
+// legacyRewardSnapshotEvent is the pre-Saturn (v1.3.x) event, whose submission carries merkleTreeCID and no ETH
+// split fields: (rewardIndex, executionBlock, consensusBlock, merkleRoot, merkleTreeCID, intervalsPassed,
+// treasuryRPL, trustedNodeRPL[], nodeRPL[], nodeETH[], userETH) (watchtower-duties §3.4).
+var legacyRewardSnapshotEvent = mustEvent(`[{"anonymous":false,"inputs":[
+ {"indexed":true,"name":"rewardIndex","type":"uint256"},
+ {"indexed":false,"name":"submission","type":"tuple","components":[
+  {"name":"rewardIndex","type":"uint256"},{"name":"executionBlock","type":"uint256"},{"name":"consensusBlock","type":"uint256"},
+  {"name":"merkleRoot","type":"bytes32"},{"name":"merkleTreeCID","type":"string"},{"name":"intervalsPassed","type":"uint256"},
+  {"name":"treasuryRPL","type":"uint256"},{"name":"trustedNodeRPL","type":"uint256[]"},{"name":"nodeRPL","type":"uint256[]"},
+  {"name":"nodeETH","type":"uint256[]"},{"name":"userETH","type":"uint256"}]},
+ {"indexed":false,"name":"intervalStartTime","type":"uint256"},
+ {"indexed":false,"name":"intervalEndTime","type":"uint256"},
+ {"indexed":false,"name":"time","type":"uint256"}],"name":"RewardSnapshot","type":"event"}]`, "RewardSnapshot")
+
+// legacySubmission mirrors the pre-Saturn RewardSubmission struct.
+type legacySubmission struct {
+	RewardIndex     *big.Int
+	ExecutionBlock  *big.Int
+	ConsensusBlock  *big.Int
+	MerkleRoot      [32]byte
+	MerkleTreeCID   string
+	IntervalsPassed *big.Int
+	TreasuryRPL     *big.Int
+	TrustedNodeRPL  []*big.Int
+	NodeRPL         []*big.Int
+	NodeETH         []*big.Int
+	UserETH         *big.Int
+}
+
+func mustEvent(js, name string) abi.Event {
+	a, err := abi.JSON(strings.NewReader(js))
+	if err != nil {
+		panic(fmt.Sprintf("parse event ABI: %v", err)) // compiled-in constant
+	}
+	return a.Events[name]
+}
 
 // EventFileName is rp-rewards-event-<network>-<index>.yaml.
 func EventFileName(network string, index uint64) string {
@@ -104,7 +142,7 @@ func (s *Service) eventFromLogs(ctx context.Context, index uint64) (*RewardEvent
 		defer cancel()
 		logs, err := s.p.client.FilterLogs(qctx, ethereum.FilterQuery{
 			FromBlock: new(big.Int).SetUint64(from), ToBlock: new(big.Int).SetUint64(to),
-			Addresses: []common.Address{rp}, Topics: [][]common.Hash{{rewardSnapshotEvent.ID}, {topic}},
+			Addresses: []common.Address{rp}, Topics: [][]common.Hash{{rewardSnapshotEvent.ID, legacyRewardSnapshotEvent.ID}, {topic}},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("read RewardSnapshot logs %d..%d: %w", from, to, err)
@@ -152,15 +190,28 @@ func (s *Service) eventFromLogs(ctx context.Context, index uint64) (*RewardEvent
 }
 
 func decodeRewardEvent(l types.Log) (*RewardEvent, error) {
-	if len(l.Topics) != 2 || l.Topics[0] != rewardSnapshotEvent.ID {
+	if len(l.Topics) != 2 || (l.Topics[0] != rewardSnapshotEvent.ID && l.Topics[0] != legacyRewardSnapshotEvent.ID) {
 		return nil, fmt.Errorf("decode RewardSnapshot log in block %d: unexpected topics", l.BlockNumber)
 	}
-	vals, err := rewardSnapshotEvent.Inputs.NonIndexed().Unpack(l.Data)
+	legacy := l.Topics[0] == legacyRewardSnapshotEvent.ID
+	ev := rewardSnapshotEvent
+	if legacy {
+		ev = legacyRewardSnapshotEvent
+	}
+	vals, err := ev.Inputs.NonIndexed().Unpack(l.Data)
 	if err != nil || len(vals) != 4 {
 		return nil, fmt.Errorf("decode RewardSnapshot log in block %d: %v", l.BlockNumber, err)
 	}
 	var sub bindings.RewardSubmission
-	if err := convert(vals[0], &sub); err != nil {
+	if legacy {
+		var ls legacySubmission
+		if err := convert(vals[0], &ls); err != nil {
+			return nil, fmt.Errorf("decode legacy RewardSnapshot submission: %w", err)
+		}
+		sub = bindings.RewardSubmission{RewardIndex: ls.RewardIndex, ExecutionBlock: ls.ExecutionBlock, ConsensusBlock: ls.ConsensusBlock,
+			MerkleRoot: ls.MerkleRoot, IntervalsPassed: ls.IntervalsPassed, TreasuryRPL: ls.TreasuryRPL, TreasuryETH: new(big.Int),
+			UserETH: ls.UserETH, TrustedNodeRPL: ls.TrustedNodeRPL, NodeRPL: ls.NodeRPL, NodeETH: ls.NodeETH}
+	} else if err := convert(vals[0], &sub); err != nil {
 		return nil, fmt.Errorf("decode RewardSnapshot submission: %w", err)
 	}
 	u := func(v any, what string) (uint64, error) {
@@ -170,7 +221,7 @@ func decodeRewardEvent(l types.Log) (*RewardEvent, error) {
 		}
 		return x, nil
 	}
-	ev := &RewardEvent{MerkleRoot: sub.MerkleRoot, SmoothingPoolETH: sub.SmoothingPoolETH, TreasuryRPL: sub.TreasuryRPL,
+	out := &RewardEvent{MerkleRoot: sub.MerkleRoot, SmoothingPoolETH: sub.SmoothingPoolETH, TreasuryRPL: sub.TreasuryRPL,
 		TreasuryETH: sub.TreasuryETH, UserETH: sub.UserETH, TrustedNodeRPL: sub.TrustedNodeRPL, NodeRPL: sub.NodeRPL,
 		NodeETH: sub.NodeETH, LogBlock: l.BlockNumber}
 	fields := []struct {
@@ -178,19 +229,19 @@ func decodeRewardEvent(l types.Log) (*RewardEvent, error) {
 		v    any
 		what string
 	}{
-		{&ev.Index, sub.RewardIndex, "rewardIndex"}, {&ev.ExecutionBlock, sub.ExecutionBlock, "executionBlock"},
-		{&ev.ConsensusBlock, sub.ConsensusBlock, "consensusBlock"}, {&ev.IntervalsPassed, sub.IntervalsPassed, "intervalsPassed"},
-		{&ev.IntervalStartTime, vals[1], "intervalStartTime"}, {&ev.IntervalEndTime, vals[2], "intervalEndTime"}, {&ev.Time, vals[3], "time"},
+		{&out.Index, sub.RewardIndex, "rewardIndex"}, {&out.ExecutionBlock, sub.ExecutionBlock, "executionBlock"},
+		{&out.ConsensusBlock, sub.ConsensusBlock, "consensusBlock"}, {&out.IntervalsPassed, sub.IntervalsPassed, "intervalsPassed"},
+		{&out.IntervalStartTime, vals[1], "intervalStartTime"}, {&out.IntervalEndTime, vals[2], "intervalEndTime"}, {&out.Time, vals[3], "time"},
 	}
 	for _, f := range fields {
 		if *f.dst, err = u(f.v, f.what); err != nil {
 			return nil, err
 		}
 	}
-	if idx := new(big.Int).SetBytes(l.Topics[1].Bytes()); !idx.IsUint64() || idx.Uint64() != ev.Index {
-		return nil, fmt.Errorf("decode RewardSnapshot log in block %d: indexed index %s differs from the submission's %d", l.BlockNumber, idx, ev.Index)
+	if idx := new(big.Int).SetBytes(l.Topics[1].Bytes()); !idx.IsUint64() || idx.Uint64() != out.Index {
+		return nil, fmt.Errorf("decode RewardSnapshot log in block %d: indexed index %s differs from the submission's %d", l.BlockNumber, idx, out.Index)
 	}
-	return ev, nil
+	return out, nil
 }
 
 // eventYAML is the file form: amounts as decimal strings.

@@ -20,7 +20,7 @@ import (
 	"github.com/odaowatch/watchtower/rewards"
 )
 
-const scenarioPath = "../simnet/scenario/testdata/two-intervals.yaml"
+const scenarioPath = "testdata/two-intervals.yaml" // copy of the simnet example as of e566c17; expectations below are written from it
 
 type env struct {
 	sim  *simulated.Backend
