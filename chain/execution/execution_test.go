@@ -395,3 +395,30 @@ func TestReadEventFileRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Pre-Saturn mode reads getNodeRPLStake and no Saturn-only value: no megapools, zero shares and voter share.
+func TestReadSnapshotPreSaturn(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.net.ApplyUntil(ctx, 1700000500); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.reader(t, e.sim.Client(), execution.WithPreSaturn(true)).ReadSnapshot(ctx, e.head(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Megapools) != 0 || !snap.VoterShare.IsZero() || !snap.NodeShare.IsZero() || !snap.PendingVoterShare.IsZero() {
+		t.Fatalf("Saturn values read in pre-Saturn mode: %d megapools, shares %s/%s, PVS %s", len(snap.Megapools), snap.NodeShare, snap.VoterShare, snap.PendingVoterShare)
+	}
+	for _, n := range snap.Nodes {
+		if n.Address == rewards.Address(e.addr["alice"]) && n.LegacyStakedRPL.String() != eth(2000) {
+			t.Fatalf("alice's stake via getNodeRPLStake = %s", n.LegacyStakedRPL)
+		}
+		if !n.MegapoolStakedRPL.IsZero() || !n.MegapoolETHBonded.IsZero() {
+			t.Fatalf("megapool stake read in pre-Saturn mode: %+v", n)
+		}
+	}
+	if len(snap.Minipools) != 3 || snap.SmoothingPoolBalance.String() != milliEth(350) {
+		t.Fatalf("%d minipools, SP %s", len(snap.Minipools), snap.SmoothingPoolBalance)
+	}
+}

@@ -47,6 +47,7 @@ type intervalFlags struct {
 	batch       int
 	timeout     time.Duration
 	progress    string
+	preSaturn   bool
 }
 
 // addIntervalMode adds `treegen --interval N --ec-endpoint URL --bn-endpoint URL[,URL…] [--output-dir D]
@@ -77,6 +78,7 @@ the open interval ending at the latest finalized epoch.`
 	fl.IntVar(&f.concurrency, "concurrency", 8, "block epochs scanned at once")
 	fl.IntVar(&f.batch, "batch-size", 300, "contract calls per multicall request")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of one EL or beacon request")
+	fl.BoolVar(&f.preSaturn, "pre-saturn", false, "the protocol contracts are before Saturn (v1.4): read getNodeRPLStake, no megapools, voter share or revenue shares")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log, none")
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -178,7 +180,7 @@ func runInterval(cmd *cobra.Command, f *intervalFlags) error {
 	}
 	el, err := execution.New(ctx, execution.WithClient(ec), execution.WithStorageAddress(common.HexToAddress(storage)),
 		execution.WithMulticall(common.HexToAddress(f.multicall)), execution.WithBatchSize(f.batch), execution.WithTimeout(f.timeout),
-		execution.WithEventsDir(eventsDir), execution.WithNetwork(network), execution.WithLogger(log))
+		execution.WithEventsDir(eventsDir), execution.WithNetwork(network), execution.WithPreSaturn(f.preSaturn), execution.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("execution reader: %w", err)
 	}
