@@ -91,7 +91,7 @@ func checkAgreed(t *testing.T, out *interval.Output, root common.Hash, what stri
 // v11 (Electra): the pipeline reproduces the roots the oDAO agreed on for every interval, identically with
 // 1 and 3 beacon nodes, concurrency 1 and 16, committees computed locally, from the API and cross-checked.
 func TestIntervalReproducesAgreedRootV11(t *testing.T) {
-	simtest.Build(t, "electra", [3]int{11, 11, 11}, func(sn *simtest.Net, index int64, root common.Hash) {
+	simtest.Build(t, "electra", [3]int{11, 11, 11}, simtest.Hooks{Unfinalized: checkUnfinalized(t), Open: checkOpen(t), Executed: func(sn *simtest.Net, index int64, root common.Hash) {
 		runs := []runConfig{
 			{urls: sn.URLs[:1], concurrency: 1, committees: scan.CommitteesLocal},
 			{urls: sn.URLs, concurrency: 16, committees: scan.CommitteesAPI},
@@ -144,7 +144,31 @@ func TestIntervalReproducesAgreedRootV11(t *testing.T) {
 		if d1 != d2 {
 			t.Fatalf("snapshot file digest %s, generated %s", d1, d2)
 		}
-	})
+	}})
+}
+
+// checkUnfinalized: the interval has ended but the epoch after its target is not finalized: ErrNotFinalized.
+func checkUnfinalized(t *testing.T) func(sn *simtest.Net, index int64) {
+	return func(sn *simtest.Net, index int64) {
+		_, err := generator(t, sn, runConfig{urls: sn.URLs, concurrency: 4}).Generate(context.Background(), index)
+		if !errors.Is(err, interval.ErrNotFinalized) {
+			t.Fatalf("interval %d 12 slots after its snapshot slot: %v, want ErrNotFinalized", index, err)
+		}
+	}
+}
+
+// checkOpen: the open interval is due and final: the watchtower's path (timing from the head) gives the root the
+// oDAO is about to agree on; there is no canonical event yet.
+func checkOpen(t *testing.T) func(sn *simtest.Net, index int64, expected common.Hash) {
+	return func(sn *simtest.Net, index int64, expected common.Hash) {
+		out := generate(t, sn, index, runConfig{urls: sn.URLs, concurrency: 8})
+		if out.Files.Root != expected || out.Canonical != nil || out.Matches() || out.Timing.IntervalsPassed != 1 {
+			t.Fatalf("open interval %d: root %s (want %s), canonical %v, intervals passed %d", index, out.Files.Root.Hex(), expected.Hex(), out.Canonical, out.Timing.IntervalsPassed)
+		}
+		if want := simtest.SnapshotSlots[index]; out.Timing.SnapshotSlot != want || out.Timing.ConsensusEndBlock != sn.LastBlockAtOrBefore(want) {
+			t.Fatalf("open interval %d: snapshot slot %d, end block %d", index, out.Timing.SnapshotSlot, out.Timing.ConsensusEndBlock)
+		}
+	}
 }
 
 func outs0(outs []*interval.Output, cur *interval.Output) *interval.Output {
@@ -156,7 +180,7 @@ func outs0(outs []*interval.Output, cur *interval.Output) *interval.Output {
 
 // Deneb blocks and states: a v10 interval (with the bonus's withdrawals) and a v8 interval reproduce the roots.
 func TestIntervalReproducesAgreedRootDenebV10V8(t *testing.T) {
-	simtest.Build(t, "deneb", [3]int{10, 10, 8}, func(sn *simtest.Net, index int64, root common.Hash) {
+	simtest.Build(t, "deneb", [3]int{10, 10, 8}, simtest.Hooks{Executed: func(sn *simtest.Net, index int64, root common.Hash) {
 		switch index {
 		case 1:
 			checkAgreed(t, generate(t, sn, 1, runConfig{urls: sn.URLs, concurrency: 4, ruleset: 10}), root, "v10 interval 1")
@@ -167,12 +191,12 @@ func TestIntervalReproducesAgreedRootDenebV10V8(t *testing.T) {
 				t.Fatal("v8 writes an SSZ file")
 			}
 		}
-	})
+	}})
 }
 
-// checkOpenInterval: after interval 2 executed, interval 3 (slots 384..) is open. Its end (slot 512 = the beacon
-// head) has passed but epoch 17 is not finalized (finalized = head epoch 16 - 2): generation refuses with
-// ErrNotFinalized. A dry run ends at the last slot before the finalized epoch 14 (slot 447) and starts after
+// checkOpenInterval: after interval 2 executed (votes around slot 485), at head slot 576 interval 3 is open. Its
+// end (slot 512) has passed but epoch 17 is not finalized (finalized = head epoch 18 - 2): generation refuses with
+// ErrNotFinalized. A dry run ends at the last slot before the finalized epoch 16 (slot 511) and starts after
 // interval 2's snapshot block. Future intervals are refused.
 func checkOpenInterval(t *testing.T, sn *simtest.Net) {
 	ctx := context.Background()
@@ -191,10 +215,10 @@ func checkOpenInterval(t *testing.T, sn *simtest.Net) {
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
-	want := interval.Timing{Index: 3, IntervalsPassed: 1, ConsensusStartSlot: (out.Previous.ConsensusBlock/32 + 1) * 32, SnapshotSlot: 447}
+	want := interval.Timing{Index: 3, IntervalsPassed: 1, ConsensusStartSlot: (out.Previous.ConsensusBlock/32 + 1) * 32, SnapshotSlot: 511}
 	got := out.Timing
-	if got.Index != want.Index || got.IntervalsPassed != 1 || got.ConsensusStartSlot != want.ConsensusStartSlot || got.SnapshotSlot != 447 ||
-		got.ConsensusEndBlock != sn.LastBlockAtOrBefore(447) || got.ConsensusStartBlock != sn.FirstBlockFrom(want.ConsensusStartSlot) || out.Canonical != nil {
+	if got.Index != want.Index || got.IntervalsPassed != 1 || got.ConsensusStartSlot != want.ConsensusStartSlot || got.SnapshotSlot != 511 ||
+		got.ConsensusEndBlock != sn.LastBlockAtOrBefore(511) || got.ConsensusStartBlock != sn.FirstBlockFrom(want.ConsensusStartSlot) || out.Canonical != nil {
 		t.Fatalf("dry run timing %+v (canonical %v)", got, out.Canonical)
 	}
 	if got.ExecutionEndBlock != sn.Chain.ELBlockNumber(phase0.Slot(got.ConsensusEndBlock)) || got.ELEndTime != sn.Scenario.SlotTime(got.ConsensusEndBlock) {

@@ -407,7 +407,7 @@ func (g *Generator) snapshot(ctx context.Context, cc *chainConfig, t *Timing) (*
 		return nil, err
 	}
 	if snap.Index != t.Index {
-		return nil, fmt.Errorf("interval %d: the rewards pool says index %d at EL block %d", t.Index, snap.Index, t.ExecutionEndBlock)
+		return nil, fmt.Errorf("interval %d: the rewards pool says index %d at the snapshot's EL block %d (the previous interval was executed after this block; retry when finality passes the execution)", t.Index, snap.Index, t.ExecutionEndBlock)
 	}
 	chainID, err := g.p.el.ChainID(ctx)
 	if err != nil {

@@ -46,7 +46,7 @@ func TestIntervalFlagsRejectBadInput(t *testing.T) {
 // `treegen --interval N` against the loopback EL and beacon endpoints of the simulated network reproduces the
 // root the oDAO agreed on (and says so), writes every file, and reports a forced wrong ruleset as a mismatch.
 func TestIntervalCommandReproducesAgreedRoot(t *testing.T) {
-	simtest.Build(t, "electra", [3]int{11, 11, 11}, func(sn *simtest.Net, index int64, root common.Hash) {
+	simtest.Build(t, "electra", [3]int{11, 11, 11}, simtest.Hooks{Executed: func(sn *simtest.Net, index int64, root common.Hash) {
 		if index != 1 {
 			return
 		}
@@ -91,5 +91,5 @@ func TestIntervalCommandReproducesAgreedRoot(t *testing.T) {
 		if !errors.Is(err, errReported) || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "merkleRoot: canonical "+root.Hex()) {
 			t.Fatalf("forced v10: %v\n%s", err, out)
 		}
-	})
+	}})
 }

@@ -30,7 +30,9 @@ var scenarioYAML []byte
 // Smoothing Pool ETH by rule (§4.1), so intervals 1 and 2 carry the income.
 var SnapshotSlots = [3]uint64{159, 287, 415}
 
-const HeadSlot = 512 // the beacon chain's fixed head
+// HeadSlot is the last slot the tests advance to. The beacon chain's head follows the link: its clock is the time
+// of the last slot the EL has produced, so finality (head epoch - 2) advances with the network.
+const HeadSlot = 576
 
 type Net struct {
 	Scenario *scenario.Scenario
@@ -72,9 +74,10 @@ func New(t testing.TB, fork string) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := net.BeaconScenario(simbeacon.Scenario{Seed: 11, ValidatorCount: 256, HeadSlot: HeadSlot, MissedSlotRate: 0.1,
+	bs := net.BeaconScenario(simbeacon.Scenario{Seed: 11, ValidatorCount: 256, MissedSlotRate: 0.1,
 		LateInclusionRate: 0.1, ELGenesisBlock: genesisBlock, ChainID: scenario.ELChainID, Fork: fork})
-	chain, err := simbeacon.New(ctx, simbeacon.WithScenario(bs), simbeacon.WithExecutionProvider(link))
+	chain, err := simbeacon.New(ctx, simbeacon.WithScenario(bs), simbeacon.WithExecutionProvider(link),
+		simbeacon.WithClock(func() time.Time { return time.Unix(int64(s.SlotTime(uint64(link.LastSlot()))), 0) }))
 	if err != nil {
 		t.Fatalf("beacon chain: %v", err)
 	}
@@ -240,12 +243,23 @@ func (sn *Net) Vote(t testing.TB, tm *interval.Timing, res *rewards.Result, file
 	}
 }
 
-// build drives the network through three intervals, each agreed by the oDAO on the independently computed
+// Hooks run at three points of each interval i (0, 1, 2).
+type Hooks struct {
+	// Unfinalized: 12 slots after the snapshot slot; the interval has ended but the epoch after its target is
+	// not finalized.
+	Unfinalized func(sn *Net, index int64)
+	// Open: 70 slots after the snapshot slot (the epoch after the target is finalized), before the oDAO votes;
+	// expected is the independently computed root.
+	Open func(sn *Net, index int64, expected common.Hash)
+	// Executed: 100 slots after the snapshot slot, after two of three members voted expected and it executed.
+	Executed func(sn *Net, index int64, root common.Hash)
+}
+
+// Build drives the network through three intervals, each agreed by the oDAO on the independently computed
 // result: Smoothing Pool income and voter share arrive during intervals 1 and 2, the guardian sets the pending RPL
-// of each interval after the previous one executed (the simnet mints no inflation). check runs for each interval
-// once its votes are in and the chain is 80 slots past its snapshot: the in-process EL keeps state for the last
-// 128 blocks only (not an archive node), so each interval is generated while its snapshot state is available.
-func Build(t testing.TB, fork string, rulesets [3]int, check func(sn *Net, index int64, root common.Hash)) {
+// of each interval after the previous one executed (the simnet mints no inflation). The in-process EL keeps state
+// for the last 128 blocks only (it is not an archive node), so the hooks run while the snapshot state is recent.
+func Build(t testing.TB, fork string, rulesets [3]int, h Hooks) {
 	t.Helper()
 	sn := New(t, fork)
 	income := map[uint64]func(){
@@ -267,17 +281,26 @@ func Build(t testing.TB, fork string, rulesets [3]int, check func(sn *Net, index
 	start := uint64(0)
 	for i, snapSlot := range SnapshotSlots {
 		advanceTo(snapSlot + 12)
+		if h.Unfinalized != nil {
+			h.Unfinalized(sn, int64(i))
+		}
+		advanceTo(snapSlot + 70)
 		tm, res, f := sn.Expected(t, uint64(i), start, snapSlot, 1, rulesets[i])
 		if i > 0 && (res.Totals.TotalSmoothingPoolETH.Sign() == 0 || res.SuccessfulAttestations == 0) {
 			t.Fatalf("degenerate interval %d: SP %s, attestations %d", i, res.Totals.TotalSmoothingPoolETH, res.SuccessfulAttestations)
 		}
+		if h.Open != nil {
+			h.Open(sn, int64(i), f.Root)
+		}
 		sn.Vote(t, tm, res, f)
-		advanceTo(snapSlot + 14)
+		advanceTo(snapSlot + 72)
 		if _, err := sn.Network.Deployment.RewardsPool.SimSetPendingRPLRewards(sn.Transactor(t, sn.Network.Guardian), new(big.Int).Mul(big.NewInt(8000), big.NewInt(1e18))); err != nil {
 			t.Fatal(err)
 		}
-		advanceTo(snapSlot + 80)
-		check(sn, int64(i), f.Root)
+		advanceTo(snapSlot + 100)
+		if h.Executed != nil {
+			h.Executed(sn, int64(i), f.Root)
+		}
 		start = (tm.ConsensusEndBlock/32 + 1) * 32
 	}
 }
