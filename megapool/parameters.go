@@ -28,10 +28,14 @@ type parameterFunc func(*parameters)
 func (f parameterFunc) apply(p *parameters) { f(p) }
 
 // WithLogger sets the parent logger (the watcher logs through a child with service=megapool).
-func WithLogger(l zerolog.Logger) Parameter { return parameterFunc(func(p *parameters) { p.logger = l }) }
+func WithLogger(l zerolog.Logger) Parameter {
+	return parameterFunc(func(p *parameters) { p.logger = l })
+}
 
 // WithProtocol sets the execution-layer reader (required; see NewChainReader).
-func WithProtocol(pr Protocol) Parameter { return parameterFunc(func(p *parameters) { p.protocol = pr }) }
+func WithProtocol(pr Protocol) Parameter {
+	return parameterFunc(func(p *parameters) { p.protocol = pr })
+}
 
 // WithBeacon sets the consensus-layer reader (required; chain/beacon.Service).
 func WithBeacon(b Beacon) Parameter { return parameterFunc(func(p *parameters) { p.beacon = b }) }
@@ -52,14 +56,18 @@ func WithReportOnly(v bool) Parameter { return parameterFunc(func(p *parameters)
 func WithStateID(id string) Parameter { return parameterFunc(func(p *parameters) { p.stateID = id }) }
 
 // WithSlotsPerEpoch sets SLOTS_PER_EPOCH (default 32).
-func WithSlotsPerEpoch(n uint64) Parameter { return parameterFunc(func(p *parameters) { p.slotsPerEpoch = n }) }
+func WithSlotsPerEpoch(n uint64) Parameter {
+	return parameterFunc(func(p *parameters) { p.slotsPerEpoch = n })
+}
 
 // WithBatchSize caps the validator ids per challengeExit (default and maximum 50).
 func WithBatchSize(n int) Parameter { return parameterFunc(func(p *parameters) { p.batchSize = n }) }
 
 // WithStaleAfter raises an alert for a lock unresolved for this many epochs (default 225 ≈ 24 h; 0 = only
 // the withdrawable-epoch alert).
-func WithStaleAfter(epochs uint64) Parameter { return parameterFunc(func(p *parameters) { p.staleAfter = epochs }) }
+func WithStaleAfter(epochs uint64) Parameter {
+	return parameterFunc(func(p *parameters) { p.staleAfter = epochs })
+}
 
 func parseParameters(params ...Parameter) (*parameters, error) {
 	p := &parameters{logger: zerolog.Nop(), stateID: "head", slotsPerEpoch: 32, batchSize: MaxChallengesPerTx, staleAfter: 225}

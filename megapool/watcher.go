@@ -299,4 +299,3 @@ func (w *Watcher) Locks() []Lock {
 	}
 	return out
 }
-
