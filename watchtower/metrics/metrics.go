@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -219,6 +220,13 @@ func (m *Metrics) LastRoot(interval uint64, root string) {
 	m.rootInfo.Reset()
 	m.rootInfo.WithLabelValues(strconv.FormatUint(interval, 10), root).Set(1)
 	m.lastRootInterval.Set(float64(interval))
+}
+
+// IntervalGenerated records the root generated for interval (implements
+// rewardsduty.Observer together with VoteSent, VoteConfirmed and
+// ConsensusReached).
+func (m *Metrics) IntervalGenerated(interval uint64, root common.Hash) {
+	m.LastRoot(interval, root.Hex())
 }
 
 // VoteSent counts a submission sent for interval.

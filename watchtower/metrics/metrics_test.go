@@ -2,8 +2,10 @@ package metrics
 
 import (
 	"context"
+
 	"encoding/json"
 	"errors"
+	"github.com/ethereum/go-ethereum/common"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,23 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Copies of the observer interfaces of watchtower/rewardsduty and
+// watchtower/txmgr and pin.Observer: *Metrics must satisfy them.
+var (
+	_ interface {
+		IntervalGenerated(index uint64, root common.Hash)
+		VoteSent(index uint64)
+		VoteConfirmed(index uint64)
+		ConsensusReached(index uint64)
+	} = (*Metrics)(nil)
+	_ interface {
+		TxSent(duty string)
+		TxReplaced(duty string)
+		TxMined(duty string, success bool)
+	} = (*Metrics)(nil)
+	_ interface{ PinState(artefact, state string) } = (*Metrics)(nil)
 )
 
 type clock struct {
@@ -41,7 +60,7 @@ func TestRecording(t *testing.T) {
 	m.ScanProgress(100, 107, 7)
 	m.IntervalProgress(52, 1.7) // clamped
 	m.LastRoot(51, "0xaaaa")
-	m.LastRoot(52, "0xbbbb")
+	m.IntervalGenerated(52, common.HexToHash("0xbb"))
 	m.VoteSent(52)
 	m.VoteConfirmed(52)
 	m.ConsensusReached(52)
@@ -71,7 +90,7 @@ func TestRecording(t *testing.T) {
 		}
 	}
 	// Only the latest root is a series.
-	if got := series(t, m.Registry(), "watchtower_rewards_root_info"); len(got) != 1 || got[0]["interval"] != "52" || got[0]["root"] != "0xbbbb" {
+	if got := series(t, m.Registry(), "watchtower_rewards_root_info"); len(got) != 1 || got[0]["interval"] != "52" || got[0]["root"] != "0x00000000000000000000000000000000000000000000000000000000000000bb" {
 		t.Fatalf("root series %v", got)
 	}
 	if got := series(t, m.Registry(), "watchtower_build_info"); len(got) != 1 || got[0]["version"] != "v1.2.3" {
