@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 
 	"github.com/ethereum/go-ethereum"
@@ -103,6 +104,9 @@ func (s *Service) aggregate(ctx context.Context, block *big.Int, chunk []call) e
 	defer cancel()
 	raw, err := s.p.client.CallContract(rctx, ethereum.CallMsg{To: &mc, Data: data}, block)
 	if err != nil {
+		if msg := err.Error(); strings.Contains(msg, "historical state") || strings.Contains(msg, "missing trie node") {
+			return fmt.Errorf("multicall of %d calls at block %s: %w (the execution client no longer has the state of that block: use an archive node)", len(chunk), block, err)
+		}
 		return fmt.Errorf("multicall of %d calls at block %s: %w", len(chunk), block, err)
 	}
 	if len(raw) == 0 {

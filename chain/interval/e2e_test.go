@@ -148,11 +148,47 @@ func TestIntervalReproducesAgreedRootV11(t *testing.T) {
 }
 
 // checkUnfinalized: the interval has ended but the epoch after its target is not finalized: ErrNotFinalized.
+// For interval 2, GenerateWhenFinal waits while the network advances to finality in the background (no Smoothing
+// Pool payment is due after interval 2's snapshot, so advancing early changes nothing the hooks check).
 func checkUnfinalized(t *testing.T) func(sn *simtest.Net, index int64) {
 	return func(sn *simtest.Net, index int64) {
-		_, err := generator(t, sn, runConfig{urls: sn.URLs, concurrency: 4}).Generate(context.Background(), index)
+		g := generator(t, sn, runConfig{urls: sn.URLs, concurrency: 4})
+		_, err := g.Generate(context.Background(), index)
 		if !errors.Is(err, interval.ErrNotFinalized) {
 			t.Fatalf("interval %d 12 slots after its snapshot slot: %v, want ErrNotFinalized", index, err)
+		}
+		if index != 2 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel2()
+		if _, err := g.GenerateWhenFinal(ctx2, index, 20*time.Millisecond); !errors.Is(err, interval.ErrNotFinalized) {
+			t.Fatalf("waiting without progress: %v, want ErrNotFinalized when the context ends", err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			last := simtest.SnapshotSlots[2] + 12
+			for s := last + 1; s <= simtest.SnapshotSlots[2]+70; s++ {
+				if err := sn.Link.Advance(context.Background(), phase0.Slot(s)); err != nil {
+					done <- err
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			done <- nil
+		}()
+		out, err := g.GenerateWhenFinal(ctx, index, 5*time.Millisecond)
+		if err != nil {
+			t.Fatalf("generate when final: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// Finality of epoch 13 needs head epoch 15 (slot 480): generation cannot have run earlier.
+		if head := sn.Link.LastSlot(); head < 480 || out.Timing.SnapshotSlot != simtest.SnapshotSlots[2] {
+			t.Fatalf("generated at head slot %d, snapshot slot %d", head, out.Timing.SnapshotSlot)
 		}
 	}
 }

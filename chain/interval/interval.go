@@ -232,6 +232,28 @@ func (g *Generator) Generate(ctx context.Context, index int64) (*Output, error) 
 	return out, nil
 }
 
+// GenerateWhenFinal is Generate that waits: while the interval is not due (ErrNotDue) or not finalized
+// (ErrNotFinalized) it polls again every poll, until ctx ends.
+func (g *Generator) GenerateWhenFinal(ctx context.Context, index int64, poll time.Duration) (*Output, error) {
+	if poll <= 0 {
+		return nil, errors.New("poll interval must be positive")
+	}
+	for {
+		out, err := g.Generate(ctx, index)
+		if err == nil || !(errors.Is(err, ErrNotFinalized) || errors.Is(err, ErrNotDue)) {
+			return out, err
+		}
+		g.log.Info().Err(err).Dur("retry_in", poll).Msg("waiting")
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (stopped waiting: %v)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // needsWithdrawals: the v10 consensus-income bonus (paid by v10 and by v11 inside its bonus window) reads the
 // withdrawals of the interval's blocks (rewards-rules §1.1, §5.3). The window mirrors rewards' v11 rule
 // (mainnet index < 50, testnet < 144, devnet always).

@@ -48,6 +48,7 @@ type intervalFlags struct {
 	timeout     time.Duration
 	progress    string
 	preSaturn   bool
+	wait        time.Duration
 }
 
 // addIntervalMode adds `treegen --interval N --ec-endpoint URL --bn-endpoint URL[,URL…] [--output-dir D]
@@ -78,6 +79,7 @@ the open interval ending at the latest finalized epoch.`
 	fl.IntVar(&f.concurrency, "concurrency", 8, "block epochs scanned at once")
 	fl.IntVar(&f.batch, "batch-size", 300, "contract calls per multicall request")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "timeout of one EL or beacon request")
+	fl.DurationVar(&f.wait, "wait", 0, "wait up to this long for the interval to end and the epoch after its target to be finalized (polling every 30 s); 0: fail at once")
 	fl.BoolVar(&f.preSaturn, "pre-saturn", false, "the protocol contracts are before Saturn (v1.4): read getNodeRPLStake, no megapools, voter share or revenue shares")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log, none")
 	root.Args = cobra.NoArgs
@@ -216,7 +218,14 @@ func runInterval(cmd *cobra.Command, f *intervalFlags) error {
 	if err != nil {
 		return err
 	}
-	out, err := g.Generate(ctx, f.index)
+	var out *interval.Output
+	if f.wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, f.wait)
+		out, err = g.GenerateWhenFinal(wctx, f.index, 30*time.Second)
+		cancel()
+	} else {
+		out, err = g.Generate(ctx, f.index)
+	}
 	bar.finish()
 	if err != nil {
 		return err
