@@ -151,9 +151,6 @@ func runInterval(cmd *cobra.Command, f *intervalFlags) error {
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	ec, err := ethclient.DialContext(ctx, f.ec)
 	if err != nil {
 		return fmt.Errorf("connect to the execution client: %w", err)

@@ -44,10 +44,22 @@ type Net struct {
 	URLs []string
 }
 
-// newSimnet seeds the scenario before the beacon genesis on a slot-aligned EL node, links it to a simulated
-// beacon chain (10 % missed slots, 10 % late inclusions) and serves that chain on three loopback servers.
-func New(t testing.TB, fork string) *Net {
+// Option changes the simulated network.
+type Option func(*options)
+
+type options struct{ validators uint64 }
+
+// WithValidators sets the beacon registry size (default 256).
+func WithValidators(n uint64) Option { return func(o *options) { o.validators = n } }
+
+// New seeds the scenario before the beacon genesis on a slot-aligned EL node, links it to a simulated beacon
+// chain (10 % missed slots, 10 % late inclusions) and serves that chain on three loopback servers.
+func New(t testing.TB, fork string, opts ...Option) *Net {
 	t.Helper()
+	o := options{validators: 256}
+	for _, f := range opts {
+		f(&o)
+	}
 	ctx := context.Background()
 	s, err := scenario.Parse(scenarioYAML)
 	if err != nil {
@@ -74,7 +86,7 @@ func New(t testing.TB, fork string) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs := net.BeaconScenario(simbeacon.Scenario{Seed: 11, ValidatorCount: 256, MissedSlotRate: 0.1,
+	bs := net.BeaconScenario(simbeacon.Scenario{Seed: 11, ValidatorCount: o.validators, MissedSlotRate: 0.1,
 		LateInclusionRate: 0.1, ELGenesisBlock: genesisBlock, ChainID: scenario.ELChainID, Fork: fork})
 	chain, err := simbeacon.New(ctx, simbeacon.WithScenario(bs), simbeacon.WithExecutionProvider(link),
 		simbeacon.WithClock(func() time.Time { return time.Unix(int64(s.SlotTime(uint64(link.LastSlot()))), 0) }))
@@ -259,9 +271,9 @@ type Hooks struct {
 // result: Smoothing Pool income and voter share arrive during intervals 1 and 2, the guardian sets the pending RPL
 // of each interval after the previous one executed (the simnet mints no inflation). The in-process EL keeps state
 // for the last 128 blocks only (it is not an archive node), so the hooks run while the snapshot state is recent.
-func Build(t testing.TB, fork string, rulesets [3]int, h Hooks) {
+func Build(t testing.TB, fork string, rulesets [3]int, h Hooks, opts ...Option) {
 	t.Helper()
-	sn := New(t, fork)
+	sn := New(t, fork, opts...)
 	income := map[uint64]func(){
 		180: func() { sn.PayPool(t, big.NewInt(5e17), false) }, // 0.5 ETH in interval 1
 		200: func() { sn.PayPool(t, big.NewInt(5e16), true) },  // 0.05 ETH voter share
