@@ -422,3 +422,37 @@ func TestReadSnapshotPreSaturn(t *testing.T) {
 		t.Fatalf("%d minipools, SP %s", len(snap.Minipools), snap.SmoothingPoolBalance)
 	}
 }
+
+// garbageClient answers every eth_call with fixed bytes.
+type garbageClient struct {
+	execution.Client
+	answer []byte
+	err    error
+}
+
+func (g *garbageClient) CallContract(context.Context, ethereum.CallMsg, *big.Int) ([]byte, error) {
+	return g.answer, g.err
+}
+
+// Bad EL answers give errors naming the problem, never a panic.
+func TestReadSnapshotRejectsBadAnswers(t *testing.T) {
+	e := newEnv(t)
+	for name, c := range map[string]*garbageClient{
+		"empty":     {answer: nil},
+		"short":     {answer: []byte{1, 2, 3}},
+		"error":     {err: errors.New("missing trie node abc")},
+		"wrong len": {answer: common.FromHex("0x0000000000000000000000000000000000000000000000000000000000000020" + "0000000000000000000000000000000000000000000000000000000000000000")},
+	} {
+		c.Client = e.sim.Client()
+		_, err := e.reader(t, c).ReadSnapshot(context.Background(), 1)
+		if err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+	// A revert inside the batch names the call.
+	_, err := e.reader(t, e.sim.Client(), execution.WithPreSaturn(false)).ReadSnapshot(context.Background(), 0) // before deployment
+	if err == nil {
+		t.Fatal("read before the deployment accepted")
+	}
+}

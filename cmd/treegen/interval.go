@@ -26,9 +26,10 @@ func init() {
 	rootHooks = append(rootHooks, addIntervalMode)
 }
 
-// rocketStorageByChainID: RocketStorage of the public networks.
+// rocketStorageByChainID: RocketStorage of the public networks (docs.rocketpool.net, "Contracts & Integrations").
 var rocketStorageByChainID = map[uint64]string{
-	1: "0x1d8f8f00cfa6758d7bE78336684788Fb0ee0Fa46", // mainnet
+	1:      "0x1d8f8f00cfa6758d7bE78336684788Fb0ee0Fa46", // mainnet
+	560048: "0x594Fb75D3dc2DFa0150Ad03F99F97817747dd4E1", // Hoodi (testnet)
 }
 
 type intervalFlags struct {
@@ -71,7 +72,7 @@ the open interval ending at the latest finalized epoch.`
 	fl.StringVar(&f.outDir, "output-dir", ".", "directory for the generated files")
 	fl.IntVar(&f.ruleset, "ruleset", 0, "force a ruleset (8, 10 or 11) instead of the one network and index select")
 	fl.StringVar(&f.network, "network", "", "mainnet, testnet or devnet (default: from the EL chain id; 1 = mainnet, 560048 = testnet, other = devnet)")
-	fl.StringVar(&f.storage, "storage-address", "", "RocketStorage address (default: the network's; required for testnet and devnets)")
+	fl.StringVar(&f.storage, "storage-address", "", "RocketStorage address (default: mainnet's or Hoodi's by chain id; required for devnets)")
 	fl.StringVar(&f.multicall, "multicall", execution.DefaultMulticall3.Hex(), "Multicall3 address")
 	fl.StringVar(&f.eventsDir, "events-dir", "", "directory of rp-rewards-event-<network>-<index>.yaml files, the fallback when the EL has expired the logs (default: --output-dir)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the resumable scan store scan.db (default: in memory)")

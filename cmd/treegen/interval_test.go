@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/odaowatch/watchtower/chain/interval"
 	"github.com/odaowatch/watchtower/chain/interval/simtest"
 	"github.com/odaowatch/watchtower/tree"
 )
@@ -92,4 +94,30 @@ func TestIntervalCommandReproducesAgreedRoot(t *testing.T) {
 			t.Fatalf("forced v10: %v\n%s", err, out)
 		}
 	}})
+}
+
+func TestProgressDisplay(t *testing.T) {
+	var b bytes.Buffer
+	bar := &progressBar{w: &b}
+	bar.finish()
+	if b.Len() != 0 {
+		t.Fatal("finish without a bar printed something")
+	}
+	// 10 of 40 epochs in 20 s with 300 blocks: 15 blocks/s; 2 s per epoch x 30 epochs left = 60 s.
+	p := interval.Progress{Index: 7, EpochsDone: 10, Epochs: 40, Blocks: 300, Elapsed: 20 * time.Second}
+	if rate(p) != 15 || eta(p) != time.Minute {
+		t.Fatalf("rate %v eta %v", rate(p), eta(p))
+	}
+	bar.update(p)
+	bar.finish()
+	want := "\rinterval 7 [=======                       ] 10/40 epochs  15.0 blocks/s  ETA 1m0s   \n"
+	if b.String() != want {
+		t.Fatalf("bar %q, want %q", b.String(), want)
+	}
+	if eta(interval.Progress{Epochs: 5}) != 0 || rate(interval.Progress{Blocks: 5}) != 0 {
+		t.Fatal("no progress yet must give zero rate and ETA")
+	}
+	if isTerminal(&b) {
+		t.Fatal("a buffer is not a terminal")
+	}
 }
