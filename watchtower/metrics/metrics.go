@@ -52,6 +52,8 @@ type Metrics struct {
 	dutyLastSuccess                  *prometheus.GaugeVec
 	healthOK                         *prometheus.GaugeVec
 
+	collectors []prometheus.Collector
+
 	mu          sync.Mutex
 	pinStates   map[string]string
 	lastSuccess map[string]time.Time
@@ -166,6 +168,7 @@ func New(_ context.Context, params ...Parameter) (*Metrics, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
+	m.collectors = cs
 	for _, s := range PinStates {
 		m.pinArtefacts.WithLabelValues(s).Set(0)
 	}
@@ -178,6 +181,18 @@ func (m *Metrics) Registry() *prometheus.Registry {
 		return nil
 	}
 	return m.reg
+}
+
+// Describe sends the descriptors of every metric this package registered
+// (not those other packages added through Registerer); deploy's tests use it
+// to check the dashboard against the metric set.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	if m == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		c.Describe(ch)
+	}
 }
 
 // Registerer returns where other packages register their own metrics
