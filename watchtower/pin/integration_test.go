@@ -59,6 +59,11 @@ func freePort(t *testing.T) int {
 // with the API and gateway on loopback; the daemon is stopped by its PID.
 func startKubo(t *testing.T, bin string) string {
 	t.Helper()
+	return startKuboOn(t, bin, freePort(t))
+}
+
+func startKuboOn(t *testing.T, bin string, api int) string {
+	t.Helper()
 	repo := t.TempDir()
 	env := append(os.Environ(), "IPFS_PATH="+repo)
 	run := func(args ...string) {
@@ -71,7 +76,6 @@ func startKubo(t *testing.T, bin string) string {
 			t.Fatalf("ipfs %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	api := freePort(t)
 	gw := freePort(t)
 	run("init", "--profile", "test")
 	run("config", "Addresses.API", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", api))
@@ -273,4 +277,44 @@ func TestIntegrationKuboCIDsEqualTreeCID(t *testing.T) {
 		}
 		t.Logf("%-34s %8d bytes  %s", a.name, len(a.data), st.RemoteCID)
 	}
+}
+
+// TestIntegrationQueueRetriesUntilKuboIsUp submits while no daemon listens;
+// the queue keeps retrying (Submit returned at once) and pins once kubo is up.
+func TestIntegrationQueueRetriesUntilKuboIsUp(t *testing.T) {
+	bin := kuboBinary(t)
+	api := freePort(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	k, err := NewKubo(ctx, WithKuboURL(fmt.Sprintf("http://127.0.0.1:%d", api)), WithKuboTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewQueue(ctx, WithPinner(k), WithAttempts(100), WithBackoff(100*time.Millisecond, 500*time.Millisecond), WithDeadline(90*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, data, want := testBin(t)
+	if _, err := q.Submit(name, data); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st, _ := q.Status(name); st.Attempts < 2; st, _ = q.Status(name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retries while kubo is down: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, _ := q.Status(name); st.State.Final() || st.LastError == "" {
+		t.Fatalf("status while kubo is down: %+v", st)
+	}
+	startKuboOn(t, bin, api)
+	st, err := q.Wait(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != StatePinned || st.RemoteCID != want || st.Attempts < 3 {
+		t.Fatalf("status %+v; want pinned as %s after retries", st, want)
+	}
+	t.Logf("pinned after %d attempts", st.Attempts)
 }
