@@ -58,6 +58,9 @@ type Request struct {
 	Value *big.Int
 	// GasLimit skips the estimate when non-zero.
 	GasLimit uint64
+	// MinGas is a floor under the estimate with margin (for calls whose cost depends on other pending
+	// transactions, e.g. the vote that reaches consensus also executes the snapshot).
+	MinGas uint64
 	// InitialFeeCap and InitialTipCap override the first broadcast's fees (manual fee control, tests of
 	// underpriced transactions); replacements bump from them as usual.
 	InitialFeeCap *big.Int
@@ -260,6 +263,9 @@ func (m *Manager) gasLimit(ctx context.Context, req Request) (uint64, error) {
 	g.Div(g, big.NewInt(100))
 	if !g.IsUint64() || g.Uint64() > m.p.gasCeiling {
 		return m.p.gasCeiling, nil
+	}
+	if req.MinGas > g.Uint64() {
+		return min(req.MinGas, m.p.gasCeiling), nil
 	}
 	return g.Uint64(), nil
 }
