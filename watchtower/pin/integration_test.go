@@ -9,123 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/odaowatch/watchtower/internal/testutil"
 	"github.com/odaowatch/watchtower/tree"
+	"github.com/odaowatch/watchtower/watchtower/pin/kubotest"
 )
-
-// kuboBinary returns a kubo v0.43.0 binary: $ODAOWATCH_KUBO when set, else the
-// one deploy/kubo/build.sh builds from source into the cache directory (once).
-func kuboBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ODAOWATCH_KUBO"); p != "" {
-		return p
-	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "deploy", "kubo", "build.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, script)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("build kubo: %v\n%s", err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startKubo initialises a repo in a temp dir and runs "ipfs daemon --offline"
-// with the API and gateway on loopback; the daemon is stopped by its PID.
-func startKubo(t *testing.T, bin string) string {
-	t.Helper()
-	return startKuboOn(t, bin, freePort(t))
-}
-
-func startKuboOn(t *testing.T, bin string, api int) string {
-	t.Helper()
-	repo := t.TempDir()
-	env := append(os.Environ(), "IPFS_PATH="+repo)
-	run := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("ipfs %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	gw := freePort(t)
-	run("init", "--profile", "test")
-	run("config", "Addresses.API", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", api))
-	run("config", "Addresses.Gateway", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", gw))
-	run("config", "--json", "Addresses.Swarm", "[]")
-
-	logf, err := os.Create(filepath.Join(repo, "daemon.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "daemon", "--offline")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pid := cmd.Process.Pid
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-			<-exited
-		}
-		_ = logf.Close()
-	})
-	url := fmt.Sprintf("http://127.0.0.1:%d", api)
-	k, err := NewKubo(context.Background(), WithKuboURL(url), WithKuboTimeout(2*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if err := k.Check(context.Background()); err == nil {
-			return url
-		} else if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(repo, "daemon.log"))
-			t.Fatalf("kubo did not come up: %v\n%s", err, log)
-		}
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(filepath.Join(repo, "daemon.log"))
-			t.Fatalf("kubo exited\n%s", log)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
 
 type artefact struct {
 	name string
@@ -226,8 +118,7 @@ func mod(n, m int) []byte {
 // that kubo's CIDs equal tree.CID (and the shared vectors), that the pins
 // exist and that the content reads back.
 func TestIntegrationKuboCIDsEqualTreeCID(t *testing.T) {
-	bin := kuboBinary(t)
-	url := startKubo(t, bin)
+	url := kubotest.StartT(t, 0).URL
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	k, err := NewKubo(ctx, WithKuboURL(url), WithKuboTimeout(time.Minute))
@@ -282,8 +173,14 @@ func TestIntegrationKuboCIDsEqualTreeCID(t *testing.T) {
 // TestIntegrationQueueRetriesUntilKuboIsUp submits while no daemon listens;
 // the queue keeps retrying (Submit returned at once) and pins once kubo is up.
 func TestIntegrationQueueRetriesUntilKuboIsUp(t *testing.T) {
-	bin := kuboBinary(t)
-	api := freePort(t)
+	bin, err := kubotest.Binary(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := kubotest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	k, err := NewKubo(ctx, WithKuboURL(fmt.Sprintf("http://127.0.0.1:%d", api)), WithKuboTimeout(10*time.Second))
@@ -308,7 +205,11 @@ func TestIntegrationQueueRetriesUntilKuboIsUp(t *testing.T) {
 	if st, _ := q.Status(name); st.State.Final() || st.LastError == "" {
 		t.Fatalf("status while kubo is down: %+v", st)
 	}
-	startKuboOn(t, bin, api)
+	d, err := kubotest.Start(ctx, bin, t.TempDir(), api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
 	st, err := q.Wait(ctx, name)
 	if err != nil {
 		t.Fatal(err)
