@@ -1,2 +1,0 @@
-// Package config is planned; see ARCHITECTURE.md.
-package config
