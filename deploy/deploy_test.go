@@ -17,8 +17,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/odaowatch/watchtower/chain/beacon"
+	"github.com/odaowatch/watchtower/chain/defection"
 	"github.com/odaowatch/watchtower/chain/scan"
 	"github.com/odaowatch/watchtower/chain/shuffle"
+	"github.com/odaowatch/watchtower/megapool"
 	"github.com/odaowatch/watchtower/watchtower/metrics"
 )
 
@@ -85,9 +87,19 @@ func (noCommittees) EpochCommittees(context.Context, phase0.Epoch) (*shuffle.Epo
 	return nil, os.ErrNotExist
 }
 
+// Stand-ins that only satisfy the interfaces: the services are built to
+// register their metrics and are never used.
+type (
+	stubMegapoolProtocol struct{ megapool.Protocol }
+	stubMegapoolBeacon   struct{ megapool.Beacon }
+	stubDefectionState   struct{ defection.State }
+	stubDefectionBlocks  struct{ defection.BlockSource }
+)
+
 // registered builds the metric set the daemon exposes: watchtower/metrics
-// plus what chain/beacon and chain/scan register on its Registerer, on one
-// registry (so name clashes between them fail here too).
+// plus what chain/beacon, chain/scan, megapool and chain/defection register
+// on its Registerer, on one registry (so name clashes between them fail
+// here too).
 func registered(t *testing.T) metricSet {
 	t.Helper()
 	ctx := context.Background()
@@ -111,7 +123,16 @@ func registered(t *testing.T) metricSet {
 	if _, err := scan.New(ctx, scan.WithCommittees(noCommittees{}), scan.WithBlocks(bs), scan.WithRegisterer(rec)); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"watchtower_beacon_request_duration_seconds", "watchtower_scan_epochs_scanned_total", "watchtower_rewards_root_info"} {
+	if _, err := megapool.New(ctx, megapool.WithProtocol(stubMegapoolProtocol{}), megapool.WithBeacon(stubMegapoolBeacon{}),
+		megapool.WithReportOnly(true), megapool.WithRegisterer(rec)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := defection.New(ctx, defection.WithState(stubDefectionState{}), defection.WithBlocks(stubDefectionBlocks{}),
+		defection.WithTiming(defection.Timing{SlotsPerEpoch: 32, SecondsPerSlot: 12}), defection.WithRegisterer(rec)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"watchtower_beacon_request_duration_seconds", "watchtower_scan_epochs_scanned_total", "watchtower_rewards_root_info",
+		"watchtower_megapool_overdue_validators", "watchtower_defection_defections_total"} {
 		if set[want] == nil {
 			t.Fatalf("metric %s not registered", want)
 		}
