@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,11 +16,14 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/odaowatch/watchtower/chain/beacon"
 	"github.com/odaowatch/watchtower/chain/execution"
 	"github.com/odaowatch/watchtower/chain/interval"
+	"github.com/odaowatch/watchtower/watchtower/pin"
 	"github.com/odaowatch/watchtower/watchtower/rewardsduty"
 	"github.com/odaowatch/watchtower/watchtower/txmgr"
 )
@@ -58,6 +62,11 @@ type MemberConfig struct {
 	Observers    []rewardsduty.Observer
 	Hooks        rewardsduty.Hooks
 	TxObservers  []txmgr.Observer
+	// Registerer receives the beacon reader's metrics; ELHTTPClient carries EL requests (metrics transport).
+	Registerer   prometheus.Registerer
+	ELHTTPClient *http.Client
+	// Pins, if set, receives every written file for pinning (never blocks the duty).
+	Pins *pin.Queue
 }
 
 // Member is one running member's services.
@@ -117,10 +126,15 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 			m.Close()
 		}
 	}()
-	ec, err := ethclient.DialContext(ctx, cfg.ELURL)
+	var rpcOpts []rpc.ClientOption
+	if cfg.ELHTTPClient != nil {
+		rpcOpts = append(rpcOpts, rpc.WithHTTPClient(cfg.ELHTTPClient))
+	}
+	rc, err := rpc.DialOptions(ctx, cfg.ELURL, rpcOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial execution client: %w", err)
 	}
+	ec := ethclient.NewClient(rc)
 	m.closers = append(m.closers, ec.Close)
 	elOpts := []execution.Parameter{execution.WithClient(ec), execution.WithStorageAddress(cfg.Storage),
 		execution.WithLogger(log), execution.WithNetwork(cfg.Network)}
@@ -131,7 +145,11 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("execution reader: %w", err)
 	}
-	cl, err := beacon.New(ctx, beacon.WithAddresses(cfg.BeaconURLs...), beacon.WithLogger(log))
+	clOpts := []beacon.Parameter{beacon.WithAddresses(cfg.BeaconURLs...), beacon.WithLogger(log)}
+	if cfg.Registerer != nil {
+		clOpts = append(clOpts, beacon.WithRegisterer(cfg.Registerer))
+	}
+	cl, err := beacon.New(ctx, clOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("beacon reader: %w", err)
 	}
@@ -185,10 +203,28 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	}
 	st := m.State
 	m.closers = append(m.closers, func() { _ = st.Close() })
+	hooks := cfg.Hooks
+	if cfg.Pins != nil {
+		q, prev := cfg.Pins, hooks.AfterFiles
+		hooks.AfterFiles = func(index uint64, files []string) {
+			for _, f := range files {
+				data, err := os.ReadFile(f)
+				if err == nil {
+					_, err = q.Submit(filepath.Base(f), data)
+				}
+				if err != nil {
+					log.Warn().Err(err).Str("file", f).Msg("not queued for pinning")
+				}
+			}
+			if prev != nil {
+				prev(index, files)
+			}
+		}
+	}
 	params := []rewardsduty.Parameter{rewardsduty.WithLogger(log), rewardsduty.WithGenerator(gatedGenerator{g: gen, gate: cfg.GenerateGate}),
 		rewardsduty.WithProtocol(contracts), rewardsduty.WithSender(m.Tx), rewardsduty.WithState(m.State),
 		rewardsduty.WithOutputDir(cfg.OutDir), rewardsduty.WithNetwork(cfg.Network), rewardsduty.WithGenerateOnly(cfg.GenerateOnly),
-		rewardsduty.WithHooks(cfg.Hooks), rewardsduty.WithCatchUp(cfg.CatchUp)}
+		rewardsduty.WithHooks(hooks), rewardsduty.WithCatchUp(cfg.CatchUp)}
 	for _, o := range cfg.Observers {
 		params = append(params, rewardsduty.WithObserver(o))
 	}

@@ -29,6 +29,6 @@ func newRootCmd() *cobra.Command {
 	for _, c := range simnetCommands {
 		simnet.AddCommand(c())
 	}
-	root.AddCommand(simnet)
+	root.AddCommand(simnet, newRunCmd(), newSimCmd())
 	return root
 }

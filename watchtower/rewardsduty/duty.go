@@ -478,16 +478,20 @@ func ThresholdMet(count, members uint64, threshold *big.Int) bool {
 }
 
 // Loop runs Tick every period until ctx ends; errors are logged and retried next period (no hot loop).
-func (d *Duty) Loop(ctx context.Context, period time.Duration, onResult func(*Result)) {
+// onTick, if set, sees every tick's outcome (metrics: DutyRun).
+func (d *Duty) Loop(ctx context.Context, period time.Duration, onTick func(*Result, error)) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		r, err := d.Tick(ctx)
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
 			d.log.Error().Err(err).Msg("rewards duty tick failed; retrying next period")
 		}
-		if r != nil && onResult != nil {
-			onResult(r)
+		if onTick != nil {
+			onTick(r, err)
 		}
 		select {
 		case <-ctx.Done():

@@ -240,38 +240,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.MemberHooks != nil {
 			hooks = cfg.MemberHooks(acct.Name)
 		}
+		var q *pin.Queue
 		if cfg.KuboURL != "" {
 			k, err := pin.NewKubo(ctx, pin.WithKuboURL(cfg.KuboURL), pin.WithKuboLogger(log))
 			if err != nil {
 				return nil, fmt.Errorf("sim: kubo: %w", err)
 			}
-			q, err := pin.NewQueue(ctx, pin.WithPinner(k), pin.WithLogger(log), pin.WithDeadline(20*time.Second))
-			if err != nil {
+			if q, err = pin.NewQueue(ctx, pin.WithPinner(k), pin.WithLogger(log), pin.WithDeadline(20*time.Second)); err != nil {
 				return nil, fmt.Errorf("sim: pin queue: %w", err)
 			}
 			queues[acct.Name] = q
-			prev := hooks.AfterFiles
-			hooks.AfterFiles = func(index uint64, files []string) {
-				for _, f := range files {
-					data, err := os.ReadFile(f)
-					if err == nil {
-						_, err = q.Submit(filepath.Base(f), data)
-					}
-					if err != nil {
-						log.Warn().Err(err).Str("file", f).Msg("not queued for pinning")
-					}
-				}
-				if prev != nil {
-					prev(index, files)
-				}
-			}
 		}
 		m, err := watchtower.NewMember(ctx, watchtower.MemberConfig{
 			Name: acct.Name, ELURL: r.EL.URL(), BeaconURLs: []string{srv.URL()},
 			Storage: r.Net.Deployment.StorageAddress, Multicall: r.Net.Deployment.Multicall,
 			Network: "devnet", DataDir: dir, Keystore: r.Keystores[i], PasswordFile: pw, CatchUp: true,
 			Tx:  watchtower.TxConfig{BumpAfterBlocks: 3, PollInterval: 20 * time.Millisecond, Timeout: 30 * time.Second},
-			Log: cfg.Log, GenerateGate: generateGate, Hooks: hooks,
+			Log: cfg.Log, GenerateGate: generateGate, Hooks: hooks, Pins: q,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sim: member %s: %w", acct.Name, err)
