@@ -184,4 +184,15 @@ func TestDetectorOnSimulatedBeaconChain(t *testing.T) {
 	if err := json.Unmarshal(raw, &back); err != nil || len(back.Defections) != 2 || back.Defections[1].Payment.To != nodeOf(3) {
 		t.Fatalf("report round trip: %v %+v", err, back)
 	}
+	f, err := defection.NewFollower(det, nil, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Advance(ctx, 10)
+	if err != nil || len(got) != 2 || got[0].Slot != 5 || got[1].Slot != 6 || f.Next() != 11 {
+		t.Fatalf("follower: %d defections, next %d, err %v", len(got), f.Next(), err)
+	}
+	if got, err := f.Advance(ctx, 16); err != nil || len(got) != 0 || f.Next() != 17 {
+		t.Fatalf("follower second advance: %d defections, next %d, err %v", len(got), f.Next(), err)
+	}
 }

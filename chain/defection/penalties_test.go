@@ -2,6 +2,8 @@ package defection_test
 
 import (
 	"context"
+	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"math/big"
 	"path/filepath"
 	"testing"
@@ -153,5 +155,80 @@ func TestPenaltyVotesOncePerBlockAcrossRestarts(t *testing.T) {
 	}
 	if _, err := voter.Vote(ctx, defection.Record{Verdict: defection.Legal}); err == nil {
 		t.Fatal("a legal proposal must not be voted on")
+	}
+}
+
+type fakeIndexer struct {
+	idx map[phase0.BLSPubKey]phase0.ValidatorIndex
+}
+
+func (f fakeIndexer) ValidatorsByPubkey(_ context.Context, _ string, keys []phase0.BLSPubKey) (map[phase0.ValidatorIndex]*apiv1.Validator, error) {
+	out := map[phase0.ValidatorIndex]*apiv1.Validator{}
+	for _, k := range keys {
+		if i, ok := f.idx[k]; ok {
+			out[i] = &apiv1.Validator{Index: i, Validator: &phase0.Validator{PublicKey: k}}
+		}
+	}
+	return out, nil
+}
+
+// The chain-backed state reads the seeded protocol: registry from minipools and megapool validators, Smoothing
+// Pool state and fee distributor per node.
+func TestChainStateOnSimulatedContracts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	s, err := scenario.Parse([]byte(penaltyScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc, err := s.GenesisAlloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := simulated.NewBackend(alloc, simulated.WithBlockGasLimit(100_000_000))
+	defer sim.Close()
+	net, err := scenario.Seed(ctx, sim.Client(), s, big.NewInt(1337), func() { sim.Commit() })
+	if err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	el := sim.Client()
+	var k1, k2 phase0.BLSPubKey
+	k1[0], k1[47] = 0xd1, 1
+	k2[0], k2[47] = 0xd2, 1
+	reg, err := defection.LoadRegistry(ctx, el, net.Deployment.StorageAddress, fakeIndexer{idx: map[phase0.BLSPubKey]phase0.ValidatorIndex{k1: 7, k2: 9}}, "head", nil)
+	if err != nil {
+		t.Fatalf("registry: %v", err)
+	}
+	if reg.Len() != 2 {
+		t.Fatalf("registry has %d validators, want 2", reg.Len())
+	}
+	thief, mthief := net.Nodes[0], net.Nodes[1]
+	v7, ok := reg.Lookup(7)
+	if !ok || v7.Kind != defection.KindMinipool || v7.Node != thief.Address || v7.Minipool != net.Minipools["0xd10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001"] {
+		t.Fatalf("validator 7: %+v", v7)
+	}
+	v9, ok := reg.Lookup(9)
+	if !ok || v9.Kind != defection.KindMegapool || v9.Node != mthief.Address || v9.Megapool != net.Megapools["mthief"] {
+		t.Fatalf("validator 9: %+v", v9)
+	}
+	cs, err := defection.NewChainState(ctx, el, net.Deployment.StorageAddress, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := el.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.NodeState(ctx, thief.Address, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scenario: opted in at 1690000000; fee distributor as seeded.
+	if !ns.OptedIn || ns.ChangedTime != 1690000000 || ns.Distributor != net.FeeDistributors["thief"] {
+		t.Fatalf("node state %+v, distributor want %s", ns, net.FeeDistributors["thief"].Hex())
+	}
+	a, err := cs.Addresses(ctx)
+	if err != nil || a.SmoothingPool != net.Deployment.Addresses["rocketSmoothingPool"] || a.RETH != net.Deployment.Addresses["rocketTokenRETH"] {
+		t.Fatalf("addresses %+v (%v)", a, err)
 	}
 }
