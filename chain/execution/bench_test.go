@@ -70,5 +70,5 @@ func BenchmarkReadSnapshot(b *testing.B) {
 			b.Fatalf("read %d minipools, %d megapools, %d nodes", len(snap.Minipools), len(snap.Megapools), len(snap.Nodes))
 		}
 	}
-	b.ReportMetric(float64(cc.calls)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(cc.calls.Load())/float64(b.N), "requests/op")
 }

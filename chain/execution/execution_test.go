@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ethereum/go-ethereum"
@@ -274,12 +275,12 @@ func TestReadSnapshotMatchesSeed(t *testing.T) {
 // countingClient counts eth_call requests and can refuse logs, as an EL that expired history.
 type countingClient struct {
 	execution.Client
-	calls  int
+	calls  atomic.Int64
 	noLogs bool
 }
 
 func (c *countingClient) CallContract(ctx context.Context, msg ethereum.CallMsg, n *big.Int) ([]byte, error) {
-	c.calls++
+	c.calls.Add(1)
 	return c.Client.CallContract(ctx, msg, n)
 }
 
@@ -299,8 +300,8 @@ func TestMulticallBatches(t *testing.T) {
 	}
 	// Stages: addresses 13 → 2; scalars 17 → 2; enumerations 8 nodes + 3 members + 3 minipools + 4 validators
 	// = 18 → 2; details 8 nodes x 9 + 3 members + 3 minipools x 11 = 108 → 11; megapools 2 x 3 + 1 network = 7 → 1.
-	if cc.calls != 2+2+2+11+1 {
-		t.Fatalf("%d eth_call requests, want 18", cc.calls)
+	if n := cc.calls.Load(); n != 2+2+2+11+1 {
+		t.Fatalf("%d eth_call requests, want 18", n)
 	}
 }
 
