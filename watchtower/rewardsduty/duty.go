@@ -68,8 +68,10 @@ type parameters struct {
 
 // Hooks are test points (kill -9 tests crash the process at them).
 type Hooks struct {
-	AfterGenerate  func(index uint64)
-	AfterSigned    func(index uint64)
+	AfterGenerate func(index uint64)
+	AfterSigned   func(index uint64)
+	// AfterSent runs once the first version of a vote was broadcast, before waiting for its receipt.
+	AfterSent      func(index uint64)
 	AfterVoteMined func(index uint64)
 	// AfterFiles receives the files written for an interval (pinning; must not block).
 	AfterFiles func(index uint64, files []string)
@@ -331,6 +333,9 @@ func (d *Duty) vote(ctx context.Context, log zerolog.Logger, rec *Record) error 
 		}
 		for _, o := range d.p.observers {
 			o.VoteSent(rec.Index)
+		}
+		if d.p.hooks.AfterSent != nil {
+			d.p.hooks.AfterSent(rec.Index)
 		}
 	}
 	r, err := d.p.sender.Wait(ctx, p)
