@@ -20,6 +20,7 @@ import (
 	"github.com/odaowatch/watchtower/chain/defection"
 	"github.com/odaowatch/watchtower/chain/scan"
 	"github.com/odaowatch/watchtower/chain/shuffle"
+	"github.com/odaowatch/watchtower/config"
 	"github.com/odaowatch/watchtower/megapool"
 	"github.com/odaowatch/watchtower/watchtower/metrics"
 )
@@ -538,5 +539,61 @@ func TestExampleConfig(t *testing.T) {
 	m, _ := cfg["metrics"].(map[string]any)
 	if m["listen"] != metrics.DefaultListenAddress || m["allow-non-loopback"] != false {
 		t.Errorf("metrics defaults %v; want %s on loopback", m, metrics.DefaultListenAddress)
+	}
+}
+
+// TestEnvironmentNamesAreConfigKeys checks that every WATCHTOWER_ variable the
+// compose file and the systemd unit set is a key config.Load reads, and that
+// the compose command's flags exist.
+func TestEnvironmentNamesAreConfigKeys(t *testing.T) {
+	known := map[string]bool{"WATCHTOWER_CONFIG": true}
+	for _, k := range config.Keys() {
+		known[config.EnvName(k)] = true
+	}
+	var c struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Command     []string          `yaml:"command"`
+		} `yaml:"services"`
+	}
+	readYAML(t, "docker-compose.yml", &c)
+	w := c.Services["watchtower"]
+	if len(w.Environment) == 0 {
+		t.Fatal("watchtower service has no environment")
+	}
+	for k := range w.Environment {
+		if !known[k] {
+			t.Errorf("compose sets %s, which config does not read", k)
+		}
+	}
+	if strings.Join(w.Command, " ") != "run --config /etc/watchtower/watchtower.yaml" {
+		t.Errorf("compose command %v", w.Command)
+	}
+	raw, err := os.ReadFile(filepath.Join("systemd", "watchtower.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile(`Environment=(WATCHTOWER_[A-Z0-9_]+)=`).FindAllStringSubmatch(string(raw), -1) {
+		n++
+		if !known[m[1]] {
+			t.Errorf("systemd unit sets %s, which config does not read", m[1])
+		}
+	}
+	if n == 0 {
+		t.Error("systemd unit sets no WATCHTOWER_ variable (test pattern stale?)")
+	}
+	// The example file loads with the real loader (strict keys).
+	cfg, err := config.Load(nil, func(k string) string {
+		if k == "WATCHTOWER_CONFIG" {
+			return filepath.Join("config", "watchtower.example.yaml")
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if cfg.Metrics.Listen != metrics.DefaultListenAddress || cfg.Metrics.AllowNonLoopback {
+		t.Errorf("example metrics %+v", cfg.Metrics)
 	}
 }
