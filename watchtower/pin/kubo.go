@@ -115,7 +115,7 @@ func NewKubo(_ context.Context, params ...KuboParameter) (*Kubo, error) {
 	sh := shell.NewShellWithClient(base, c)
 	sh.SetTimeout(p.timeout)
 	return &Kubo{
-		log:     p.log.With().Str("service", "pin").Str("kubo", base).Logger(),
+		log:     p.log.With().Str("service", "pin").Str("kubo", u.Scheme+"://"+u.Host).Logger(),
 		sh:      sh,
 		url:     base,
 		timeout: p.timeout,
