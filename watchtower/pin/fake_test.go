@@ -23,6 +23,7 @@ type fakeKubo struct {
 	// answer returns the directory CID for an added file (ok=false: HTTP 500).
 	answer func(name string, data []byte, call int) (cid string, ok bool)
 	delay  time.Duration // before answering add
+	stop   chan struct{} // closed at cleanup: delayed handlers give up
 
 	calls  atomic.Int64
 	mu     sync.Mutex
@@ -33,7 +34,7 @@ type fakeKubo struct {
 }
 
 func newFakeKubo(t *testing.T) *fakeKubo {
-	f := &fakeKubo{t: t, pinned: map[string]bool{}}
+	f := &fakeKubo{t: t, pinned: map[string]bool{}, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v0/add", f.add)
 	mux.HandleFunc("/api/v0/version", func(w http.ResponseWriter, r *http.Request) {
@@ -58,6 +59,7 @@ func newFakeKubo(t *testing.T) *fakeKubo {
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { close(f.stop) }) // runs before Close (cleanups are LIFO)
 	return f
 }
 
@@ -108,6 +110,8 @@ func (f *fakeKubo) add(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(f.delay):
 		case <-r.Context().Done():
+			return
+		case <-f.stop:
 			return
 		}
 	}
