@@ -162,7 +162,7 @@ func checkUnfinalized(t *testing.T) func(sn *simtest.Net, index int64) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel2()
 		if _, err := g.GenerateWhenFinal(ctx2, index, 20*time.Millisecond); !errors.Is(err, interval.ErrNotFinalized) {
 			t.Fatalf("waiting without progress: %v, want ErrNotFinalized when the context ends", err)

@@ -238,11 +238,19 @@ func (g *Generator) GenerateWhenFinal(ctx context.Context, index int64, poll tim
 	if poll <= 0 {
 		return nil, errors.New("poll interval must be positive")
 	}
+	var waiting error // the last not-due / not-finalized answer
 	for {
 		out, err := g.Generate(ctx, index)
-		if err == nil || !(errors.Is(err, ErrNotFinalized) || errors.Is(err, ErrNotDue)) {
-			return out, err
+		if err == nil {
+			return out, nil
 		}
+		if ctx.Err() != nil && waiting != nil {
+			return nil, fmt.Errorf("%w (stopped waiting: %v)", waiting, ctx.Err())
+		}
+		if !errors.Is(err, ErrNotFinalized) && !errors.Is(err, ErrNotDue) {
+			return nil, err
+		}
+		waiting = err
 		g.log.Info().Err(err).Dur("retry_in", poll).Msg("waiting")
 		t := time.NewTimer(poll)
 		select {
