@@ -93,3 +93,23 @@ func TestScores(t *testing.T) {
 	wantInt(t, "voter score", v, "52500000000000000")
 	wantInt(t, "pdao score", p, "35000000000000000")
 }
+
+// TestNeedsWithdrawals: v10 always reads withdrawals; v11 only inside the bonus
+// window (mainnet 46–49, testnet 140–143, devnet always); v8 never.
+func TestNeedsWithdrawals(t *testing.T) {
+	for _, c := range []struct {
+		network string
+		index   uint64
+		ruleset int
+		want    bool
+	}{
+		{"mainnet", 30, RulesetV10, true}, {"mainnet", 29, RulesetV8, false},
+		{"mainnet", 49, RulesetV11, true}, {"mainnet", 50, RulesetV11, false},
+		{"testnet", 143, RulesetV11, true}, {"testnet", 144, RulesetV11, false},
+		{"devnet", 1000, RulesetV11, true},
+	} {
+		if got := NeedsWithdrawals(c.network, c.index, c.ruleset); got != c.want {
+			t.Errorf("%s %d v%d: got %v", c.network, c.index, c.ruleset, got)
+		}
+	}
+}

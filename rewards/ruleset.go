@@ -52,3 +52,17 @@ func v11BonusWindow(network string, index uint64) bool {
 		return true
 	}
 }
+
+// NeedsWithdrawals reports whether computing an interval under ruleset reads
+// the beacon withdrawals of protocol validators: the v10 consensus-income
+// bonus, paid by every v10 interval and by v11 intervals inside the bonus
+// window. Scanners use it to decide whether to collect withdrawals.
+func NeedsWithdrawals(network string, index uint64, ruleset int) bool {
+	switch ruleset {
+	case RulesetV10:
+		return true
+	case RulesetV11:
+		return v11BonusWindow(network, index)
+	}
+	return false
+}

@@ -188,7 +188,7 @@ func (g *Generator) Generate(ctx context.Context, index int64) (*Output, error) 
 		protocol = append(protocol, phase0.ValidatorIndex(v.Index))
 	}
 	sort.Slice(protocol, func(i, j int) bool { return protocol[i] < protocol[j] })
-	iv := scan.Interval{Index: t.Index, StartSlot: t.ConsensusStartBlock, EndSlot: t.ConsensusEndBlock, Withdrawals: needsWithdrawals(snap.Network, t.Index, ruleset)}
+	iv := scan.Interval{Index: t.Index, StartSlot: t.ConsensusStartBlock, EndSlot: t.ConsensusEndBlock, Withdrawals: rewards.NeedsWithdrawals(snap.Network, t.Index, ruleset)}
 	startEpoch, _, lastEpoch, err := scan.EpochRange(t.ConsensusStartBlock, t.ConsensusEndBlock, cc.slotsPerEpoch)
 	if err != nil {
 		return nil, err
@@ -260,25 +260,6 @@ func (g *Generator) GenerateWhenFinal(ctx context.Context, index int64, poll tim
 		case <-t.C:
 		}
 	}
-}
-
-// needsWithdrawals: the v10 consensus-income bonus (paid by v10 and by v11 inside its bonus window) reads the
-// withdrawals of the interval's blocks (rewards-rules §1.1, §5.3). The window mirrors rewards' v11 rule
-// (mainnet index < 50, testnet < 144, devnet always).
-func needsWithdrawals(network string, index uint64, ruleset int) bool {
-	switch ruleset {
-	case 10:
-		return true
-	case 11:
-		switch network {
-		case "mainnet":
-			return index < 50
-		case "testnet":
-			return index < 144
-		}
-		return true
-	}
-	return false
 }
 
 // timing resolves the interval's boundaries (rewards-rules §2.1, §2.2).
