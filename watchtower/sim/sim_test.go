@@ -46,6 +46,16 @@ func TestSimTwoIntervals(t *testing.T) {
 			t.Fatal("password in the logs")
 		}
 	}
+	// Deterministic: a second run in another directory reaches the same roots.
+	rep2, err := Run(context.Background(), Config{DataDir: t.TempDir(), Log: zerolog.Nop()})
+	if err != nil || !rep2.OK() {
+		t.Fatalf("second run: %v", err)
+	}
+	for i := range rep.Intervals {
+		if rep.Intervals[i].Consensus != rep2.Intervals[i].Consensus {
+			t.Fatalf("interval %d: %s then %s", i, rep.Intervals[i].Consensus.Hex(), rep2.Intervals[i].Consensus.Hex())
+		}
+	}
 }
 
 func tail(s string, n int) string {
