@@ -469,6 +469,12 @@ func (d *Duty) consensus(ctx context.Context, log zerolog.Logger, rec *Record) e
 		return d.p.state.Put(rec)
 	}
 	rec.ExecutedBySelf = true
+	for _, o := range d.p.observers {
+		if e, ok := o.(interface{ SnapshotExecuted(uint64) }); ok {
+			e.SnapshotExecuted(rec.Index)
+		}
+	}
+	log.Info().Msg("executeRewardSnapshot mined")
 	return d.p.state.Put(rec)
 }
 

@@ -1,2 +1,0 @@
-// Package watchtower is planned; see ARCHITECTURE.md.
-package watchtower
