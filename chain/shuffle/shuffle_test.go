@@ -254,3 +254,35 @@ func BenchmarkShuffleListMainnet(b *testing.B) {
 		}
 	}
 }
+
+// TestShuffleListMatchesIndex compares the whole-list shuffle (uint64 fast path
+// and the generic path) with compute_shuffled_index for sizes around the
+// 256-position hash chunks and random seeds.
+func TestShuffleListMatchesIndex(t *testing.T) {
+	for _, n := range []uint64{2, 3, 255, 256, 257, 511, 512, 513, 1000, 4097} {
+		for s := range byte(3) {
+			seed := [32]byte{s, byte(n), byte(n >> 8), 7}
+			list := make([]phase0.ValidatorIndex, n)
+			list32 := make([]uint32, n)
+			for i := range list {
+				list[i] = phase0.ValidatorIndex(i)
+				list32[i] = uint32(i)
+			}
+			if err := ShuffleListInPlace(list, seed, 90); err != nil {
+				t.Fatal(err)
+			}
+			if err := ShuffleListInPlace(list32, seed, 90); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				want, err := ComputeShuffledIndex(i, n, seed, 90)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if uint64(list[i]) != want || uint64(list32[i]) != want {
+					t.Fatalf("n=%d seed=%d position %d: got %d / %d, want %d", n, s, i, list[i], list32[i], want)
+				}
+			}
+		}
+	}
+}
