@@ -50,7 +50,7 @@ func TestKillChild(t *testing.T) {
 		Network: "devnet", DataDir: os.Getenv("WT_DATADIR"), Keystore: os.Getenv("WT_KEYSTORE"), PasswordFile: os.Getenv("WT_PASSWORD"),
 		Tx:    watchtower.TxConfig{PollInterval: 20 * time.Millisecond, Timeout: time.Minute},
 		Log:   log,
-		Hooks: rewardsduty.Hooks{AfterSent: stopAt("after-sent"), AfterVoteMined: stopAt("after-receipt")},
+		Hooks: rewardsduty.Hooks{AfterSigned: stopAt("after-signed"), AfterSent: stopAt("after-sent"), AfterVoteMined: stopAt("after-receipt")},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "CHILD ERROR", err)
