@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -22,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/odaowatch/watchtower/chain/interval"
+	"github.com/odaowatch/watchtower/tree"
 	"github.com/odaowatch/watchtower/watchtower/txmgr"
 )
 
@@ -222,6 +225,11 @@ func (d *Duty) record(log zerolog.Logger, idx uint64, out *interval.Output, phas
 	if err != nil {
 		return nil, fmt.Errorf("write files of interval %d: %w", idx, err)
 	}
+	zst, err := zstdCopies(files)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, zst...)
 	rec := &Record{Index: idx, Phase: phase, Submission: sub, Files: files}
 	if err := d.p.state.Put(rec); err != nil {
 		return nil, err
@@ -241,6 +249,32 @@ func (d *Duty) record(log zerolog.Logger, idx uint64, out *interval.Output, phas
 		d.p.hooks.AfterGenerate(idx)
 	}
 	return rec, nil
+}
+
+// zstdCopies writes <file>.zst next to the rewards JSON, rewards SSZ and performance file, as oDAO nodes
+// publish them (watchtower-duties.md §3.3). Written atomically.
+func zstdCopies(files []string) ([]string, error) {
+	var out []string
+	for _, f := range files {
+		base := filepath.Base(f)
+		if !(strings.HasPrefix(base, "rp-rewards-") && (strings.HasSuffix(base, ".json") || strings.HasSuffix(base, ".ssz")) && !strings.Contains(base, "-event-")) &&
+			!(strings.HasPrefix(base, "rp-performance-") && strings.HasSuffix(base, ".json")) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s for its zstd copy: %w", base, err)
+		}
+		z, err := tree.Compress(data)
+		if err != nil {
+			return nil, fmt.Errorf("compress %s: %w", base, err)
+		}
+		if err := tree.WriteFileAtomic(f+".zst", z, 0o644); err != nil {
+			return nil, fmt.Errorf("write %s.zst: %w", base, err)
+		}
+		out = append(out, f+".zst")
+	}
+	return out, nil
 }
 
 // closeOld marks records of intervals before cur as executed (the index moved on), and with catch-up generates

@@ -3,14 +3,18 @@ package rewardsduty
 import (
 	"context"
 	"math/big"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/odaowatch/watchtower/chain/interval"
+	"github.com/odaowatch/watchtower/tree"
 	"github.com/odaowatch/watchtower/watchtower/txmgr"
 )
 
@@ -316,5 +320,36 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeTxs([][]byte{{0xde, 0xad}}); err == nil {
 		t.Fatal("garbage transaction decoded")
+	}
+}
+
+func TestZstdCopies(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, n := range []string{"rp-rewards-1337-3.json", "rp-rewards-1337-3.ssz", "rp-performance-1337-3.json", "rp-snapshot-1337-3.json", "rp-rewards-event-devnet-2.yaml"} {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, []byte("content of "+n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	z, err := zstdCopies(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(z) != 3 {
+		t.Fatalf("zstd copies %v, want rewards json, ssz and performance", z)
+	}
+	for _, p := range z {
+		data, _ := os.ReadFile(p)
+		if !tree.IsZstd(data) {
+			t.Fatalf("%s is not zstd", p)
+		}
+		dec, _ := zstd.NewReader(nil)
+		plain, err := dec.DecodeAll(data, nil)
+		dec.Close()
+		if err != nil || string(plain) != "content of "+filepath.Base(strings.TrimSuffix(p, ".zst")) {
+			t.Fatalf("%s decompresses to %q (%v)", p, plain, err)
+		}
 	}
 }
