@@ -86,6 +86,33 @@ func (l *LocalCommittees) EpochCommittees(ctx context.Context, epoch phase0.Epoc
 	return ec, nil
 }
 
+// MembersProvider is implemented by committee sources that can place a
+// subset of the validators without building every committee; the scanner
+// prefers it (the protocol validators are a few percent of the registry).
+type MembersProvider interface {
+	EpochMembers(ctx context.Context, epoch phase0.Epoch, want func(phase0.ValidatorIndex) bool) (*shuffle.EpochMembers, error)
+}
+
+// EpochMembers places the validators that want selects in epoch's
+// committees, with the inverse shuffle of their positions only.
+func (l *LocalCommittees) EpochMembers(ctx context.Context, epoch phase0.Epoch, want func(phase0.ValidatorIndex) bool) (*shuffle.EpochMembers, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := l.Covers(epoch); err != nil {
+		return nil, err
+	}
+	seed, err := l.spec.SeedFromMixes(epoch, l.mixes)
+	if err != nil {
+		return nil, err
+	}
+	em, err := l.spec.ComputeMembers(epoch, shuffle.ActiveIndices(l.registry, epoch), seed, want)
+	if err != nil {
+		return nil, fmt.Errorf("committees of epoch %d: %w", epoch, err)
+	}
+	return em, nil
+}
+
 // BeaconCommitteesProvider is the committees endpoint (chain/beacon.Service).
 type BeaconCommitteesProvider interface {
 	BeaconCommittees(ctx context.Context, stateID string, epoch phase0.Epoch) ([]*apiv1.BeaconCommittee, error)

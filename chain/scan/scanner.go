@@ -153,16 +153,31 @@ func (c *tableCache) get(ctx context.Context, s *Scanner, e phase0.Epoch, proto 
 	}
 	ent.once.Do(func() {
 		t0 := time.Now()
-		ec, err := s.p.committees.EpochCommittees(ctx, e)
-		if err != nil {
-			ent.err = fmt.Errorf("committees of epoch %d: %w", e, err)
-			return
+		if mp, ok := s.p.committees.(MembersProvider); ok {
+			em, err := mp.EpochMembers(ctx, e, proto.has)
+			if err != nil {
+				ent.err = fmt.Errorf("committees of epoch %d: %w", e, err)
+				return
+			}
+			if em.Epoch != e || em.SlotsPerEpoch != slotsPerEpoch {
+				ent.err = fmt.Errorf("committees of epoch %d: provider returned epoch %d with %d slots per epoch", e, em.Epoch, em.SlotsPerEpoch)
+				return
+			}
+			if ent.table, ent.err = newDutyTableFromMembers(em); ent.err != nil {
+				return
+			}
+		} else {
+			ec, err := s.p.committees.EpochCommittees(ctx, e)
+			if err != nil {
+				ent.err = fmt.Errorf("committees of epoch %d: %w", e, err)
+				return
+			}
+			if ec.Epoch != e || ec.SlotsPerEpoch != slotsPerEpoch {
+				ent.err = fmt.Errorf("committees of epoch %d: provider returned epoch %d with %d slots per epoch", e, ec.Epoch, ec.SlotsPerEpoch)
+				return
+			}
+			ent.table = newDutyTable(ec, proto)
 		}
-		if ec.Epoch != e || ec.SlotsPerEpoch != slotsPerEpoch {
-			ent.err = fmt.Errorf("committees of epoch %d: provider returned epoch %d with %d slots per epoch", e, ec.Epoch, ec.SlotsPerEpoch)
-			return
-		}
-		ent.table = newDutyTable(ec, proto)
 		if s.m != nil {
 			s.m.committees.Observe(time.Since(t0).Seconds())
 		}

@@ -66,6 +66,31 @@ func newDutyTable(ec *shuffle.EpochCommittees, proto bitset) *dutyTable {
 	return t
 }
 
+// newDutyTableFromMembers is newDutyTable from the protocol validators'
+// places only (ascending shuffled positions).
+func newDutyTableFromMembers(em *shuffle.EpochMembers) (*dutyTable, error) {
+	t := &dutyTable{epoch: em.Epoch, spe: em.SlotsPerEpoch, cps: em.CommitteesPerSlot, n: em.Active}
+	count := t.cps * t.spe
+	t.start = make([]int32, count+1)
+	t.duties = make([]protoDuty, 0, len(em.Members))
+	k := uint64(0)
+	for i, m := range em.Members {
+		if m.Position >= t.n || (i > 0 && m.Position <= em.Members[i-1].Position) {
+			return nil, fmt.Errorf("committees of epoch %d: member %d at position %d out of order or range (%d active)", em.Epoch, m.Validator, m.Position, t.n)
+		}
+		for t.n*(k+1)/count <= m.Position {
+			k++
+			t.start[k] = int32(len(t.duties))
+		}
+		t.duties = append(t.duties, protoDuty{validator: m.Validator, pos: uint32(m.Position - t.n*k/count), k: uint32(k)})
+	}
+	for k < count {
+		k++
+		t.start[k] = int32(len(t.duties))
+	}
+	return t, nil
+}
+
 func (t *dutyTable) size(k uint64) uint64 {
 	c := t.cps * t.spe
 	return t.n*(k+1)/c - t.n*k/c

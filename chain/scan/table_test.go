@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -264,4 +265,50 @@ type shifted struct{}
 
 func (shifted) EpochCommittees(ctx context.Context, e phase0.Epoch) (*shuffle.EpochCommittees, error) {
 	return handCommittees{}.EpochCommittees(ctx, e+1)
+}
+
+// TestDutyTableFromMembers: the table built from the protocol validators'
+// places (inverse shuffle) equals the one built from every committee, with
+// several committees per slot, inactive gaps, and committees without
+// protocol validators.
+func TestDutyTableFromMembers(t *testing.T) {
+	sp := shuffle.MainnetSpec()
+	for _, n := range []int{40, 5000, 300_000} {
+		var active []phase0.ValidatorIndex
+		for i := range phase0.ValidatorIndex(n) {
+			if i%9 != 4 {
+				active = append(active, i)
+			}
+		}
+		var proto []phase0.ValidatorIndex
+		for i := phase0.ValidatorIndex(3); i < phase0.ValidatorIndex(n); i += phase0.ValidatorIndex(1 + n/500) {
+			proto = append(proto, i)
+		}
+		bs := newBitset(proto)
+		seed := [32]byte{byte(n), 1}
+		ec, err := sp.Compute(11, active, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		em, err := sp.ComputeMembers(11, active, seed, bs.has)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := newDutyTable(ec, bs)
+		got, err := newDutyTableFromMembers(em)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("n=%d: tables differ: %d vs %d duties, %d per slot", n, len(got.duties), len(want.duties), want.cps)
+		}
+		if n == 300_000 && want.cps < 2 {
+			t.Fatalf("n=%d: want several committees per slot, got %d", n, want.cps)
+		}
+	}
+	bad := &shuffle.EpochMembers{Epoch: 1, SlotsPerEpoch: 32, CommitteesPerSlot: 1, Active: 64,
+		Members: []shuffle.Member{{Validator: 1, Position: 9}, {Validator: 2, Position: 9}}}
+	if _, err := newDutyTableFromMembers(bad); err == nil {
+		t.Fatal("members out of order accepted")
+	}
 }
