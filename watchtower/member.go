@@ -67,6 +67,8 @@ type MemberConfig struct {
 	ELHTTPClient *http.Client
 	// Pins, if set, receives every written file for pinning (never blocks the duty).
 	Pins *pin.Queue
+	// Progress, if set, receives the scan progress of each generation (about once a second).
+	Progress func(interval.Progress)
 }
 
 // Member is one running member's services.
@@ -158,8 +160,12 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	if err != nil {
 		return nil, err
 	}
-	gen, err := interval.New(ctx, interval.WithExecution(el), interval.WithBeacon(cl), interval.WithScanner(sc),
-		interval.WithNetwork(cfg.Network), interval.WithRuleset(cfg.Ruleset), interval.WithLogger(log))
+	genOpts := []interval.Parameter{interval.WithExecution(el), interval.WithBeacon(cl), interval.WithScanner(sc),
+		interval.WithNetwork(cfg.Network), interval.WithRuleset(cfg.Ruleset), interval.WithLogger(log)}
+	if cfg.Progress != nil {
+		genOpts = append(genOpts, interval.WithProgress(cfg.Progress, time.Second))
+	}
+	gen, err := interval.New(ctx, genOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("interval generator: %w", err)
 	}

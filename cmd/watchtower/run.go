@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/odaowatch/watchtower/chain/interval"
 	"github.com/odaowatch/watchtower/config"
 	"github.com/odaowatch/watchtower/watchtower"
 	"github.com/odaowatch/watchtower/watchtower/metrics"
@@ -95,6 +96,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 			BumpPercent: cfg.Tx.BumpPercent, Timeout: cfg.Tx.Timeout, PollInterval: cfg.Tx.PollInterval},
 		Log: log, Observers: []rewardsduty.Observer{m}, TxObservers: []txmgr.Observer{m},
 		Registerer: m.Registerer(), ELHTTPClient: &http.Client{Transport: m.RoundTripper(cfg.Execution.URL, nil)}, Pins: q,
+		Progress: func(p interval.Progress) {
+			if p.Epochs > 0 {
+				m.IntervalProgress(p.Index, float64(p.EpochsDone)/float64(p.Epochs))
+			}
+		},
 	}
 	if cfg.Contracts.Multicall3 != "" {
 		memberCfg.Multicall = common.HexToAddress(cfg.Contracts.Multicall3)
