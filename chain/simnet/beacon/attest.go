@@ -142,3 +142,31 @@ func (c *Chain) includedHere(v phase0.ValidatorIndex, s, b phase0.Slot, primaryO
 	}
 	return primaryOK && primary == b
 }
+
+// inclusionKeys are the hoisted draw keys of attests and isLate.
+type inclusionKeys struct{ attest, late uint64 }
+
+func (c *Chain) inclusionKeys() inclusionKeys {
+	return inclusionKeys{attest: drawKey(c.sc.Seed, purposeAttest), late: drawKey(c.sc.Seed, purposeLate)}
+}
+
+// includedAt is includedHere for a block that is (wantPrimary) the primary
+// and/or (wantLate) the late inclusion block of slot s, with the draw keys
+// hoisted out of the per-member loop; the decisions are the same draws.
+func (c *Chain) includedAt(v phase0.ValidatorIndex, s phase0.Slot, wantPrimary, wantLate bool, k inclusionKeys) bool {
+	ppm := c.sc.participationPPM
+	if c.isProto[v] {
+		pv := c.sc.protocol[v]
+		if c.epochOf(s) >= pv.slashedEpoch {
+			return false
+		}
+		ppm = pv.participationPPM
+	}
+	if ppm < ppmScale && drawKeyed(k.attest, uint64(v), uint64(s))%ppmScale >= ppm {
+		return false
+	}
+	if c.sc.latePPM >= ppmScale || drawKeyed(k.late, uint64(v), uint64(s))%ppmScale < c.sc.latePPM {
+		return wantLate
+	}
+	return wantPrimary
+}

@@ -62,6 +62,7 @@ func (c *Chain) electraAttestations(b phase0.Slot) ([]*electra.Attestation, erro
 		return nil, err
 	}
 	out := make([]*electra.Attestation, 0, len(slots))
+	keys := c.inclusionKeys()
 	for _, s := range slots {
 		ec, err := c.Committees(c.epochOf(s))
 		if err != nil {
@@ -73,13 +74,14 @@ func (c *Chain) electraAttestations(b phase0.Slot) ([]*electra.Attestation, erro
 		}
 		p, pok := c.primaryInclusion(s)
 		l, lok := c.lateInclusion(s)
+		wantP, wantL := pok && p == b, lok && l == b
 		committeeBits := bitfield.NewBitvector64()
 		positions := make([]uint64, 0, len(ec.Shuffled)/int(c.sc.SlotsPerEpoch)+1)
 		total := uint64(0)
 		for ci, members := range comms {
 			before := len(positions)
 			for i, v := range members {
-				if c.includedHere(v, s, b, pok, lok, p, l) {
+				if c.includedAt(v, s, wantP, wantL, keys) {
 					positions = append(positions, total+uint64(i))
 				}
 			}

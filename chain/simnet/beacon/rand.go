@@ -41,8 +41,15 @@ func mix64(z uint64) uint64 {
 
 // draw returns a deterministic 64-bit value for (seed, purpose, a, b).
 func draw(seed, purpose, a, b uint64) uint64 {
-	return mix64(mix64(mix64(seed^purpose*0x632be59bd9b4e019)^a) ^ b)
+	return drawKeyed(drawKey(seed, purpose), a, b)
 }
+
+// drawKey is the part of draw that depends on (seed, purpose) only, for hot
+// loops: draw(seed, purpose, a, b) == drawKeyed(drawKey(seed, purpose), a, b).
+func drawKey(seed, purpose uint64) uint64 { return mix64(seed ^ purpose*0x632be59bd9b4e019) }
+
+// drawKeyed finishes draw from its key.
+func drawKeyed(key, a, b uint64) uint64 { return mix64(mix64(key^a) ^ b) }
 
 // chance reports whether a draw falls under a rate in ppm.
 func chance(seed, purpose, a, b, ppm uint64) bool {
