@@ -2,6 +2,9 @@
 .PHONY: run test unit bench build fmt vet
 
 run:
+	go run ./cmd/watchtower sim
+
+verify-sample:
 	go run ./cmd/treegen verify-file testdata/rp-rewards-testnet-149.json.gz
 
 test:
