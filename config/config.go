@@ -37,6 +37,8 @@ type Config struct {
 	CatchUp      bool      `yaml:"catch-up" desc:"generate the previous interval if it was executed before this member generated it"`
 	Tx           Tx        `yaml:"tx"`
 	IPFS         IPFS      `yaml:"ipfs"`
+	Megapool     Megapool  `yaml:"megapool"`
+	Defection    Defection `yaml:"defection"`
 	Metrics      Metrics   `yaml:"metrics"`
 	Log          Log       `yaml:"log"`
 	// TickPeriod is how often the rewards duty runs.
@@ -77,6 +79,17 @@ type IPFS struct {
 	Deadline time.Duration `yaml:"deadline" desc:"give up pinning an artefact after this long"`
 }
 
+type Megapool struct {
+	Enabled    bool `yaml:"enabled" desc:"challenge megapool validators whose exit was not notified in time (once per epoch)"`
+	ReportOnly bool `yaml:"report-only" desc:"select and log overdue megapool validators without sending challenges"`
+}
+
+type Defection struct {
+	Enabled      bool   `yaml:"enabled" desc:"check protocol validators' proposals for fee-recipient defection (report and metrics)"`
+	PenaltyVotes bool   `yaml:"penalty-votes" desc:"vote penalties for detected defections (off by default)"`
+	MegapoolWei  string `yaml:"megapool-penalty-wei" desc:"penalty voted for a megapool defection whose builder payment is not identifiable (wei)"`
+}
+
 type Metrics struct {
 	Listen           string        `yaml:"listen" desc:"/metrics and /healthz listen address"`
 	AllowNonLoopback bool          `yaml:"allow-non-loopback" desc:"allow a non-loopback metrics address"`
@@ -94,6 +107,8 @@ func Default() Config {
 		Network: "mainnet", CatchUp: true, TickPeriod: time.Minute,
 		Tx:        Tx{MaxFeeGwei: 100, MaxPriorityFeeGwei: 1, BumpAfterBlocks: 3, BumpPercent: 20, Timeout: 30 * time.Minute, PollInterval: 6 * time.Second},
 		IPFS:      IPFS{Attempts: 8, Deadline: 30 * time.Minute},
+		Megapool:  Megapool{Enabled: true},
+		Defection: Defection{Enabled: true},
 		Metrics:   Metrics{Listen: "127.0.0.1:9104", DutyMaxAge: 15 * time.Minute},
 		Log:       Log{Level: "info", Format: "json"},
 		Contracts: Contracts{Multicall3: "0xcA11bde05977b3631167028862bE2a173976CA11"},
@@ -312,6 +327,11 @@ func (c *Config) Validate() error {
 	if c.TickPeriod <= 0 {
 		return errors.New("tick-period: must be positive")
 	}
+	if c.Defection.MegapoolWei != "" {
+		if _, err := c.Defection.MegapoolPenalty(); err != nil {
+			return err
+		}
+	}
 	switch c.Log.Format {
 	case "json", "console":
 	default:
@@ -326,6 +346,18 @@ func checkURL(key, s string) error {
 		return fmt.Errorf("%s: %q is not an http(s) or ws(s) URL", key, s)
 	}
 	return nil
+}
+
+// MegapoolPenalty returns defection.megapool-penalty-wei (nil when unset).
+func (d Defection) MegapoolPenalty() (*big.Int, error) {
+	if d.MegapoolWei == "" {
+		return nil, nil
+	}
+	x, ok := new(big.Int).SetString(d.MegapoolWei, 10)
+	if !ok || x.Sign() <= 0 {
+		return nil, fmt.Errorf("defection.megapool-penalty-wei: %q is not a positive decimal wei amount", d.MegapoolWei)
+	}
+	return x, nil
 }
 
 // Gwei converts a gwei amount to wei exactly for amounts with up to 9 decimals (the string form is parsed,

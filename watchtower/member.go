@@ -78,6 +78,9 @@ type Member struct {
 	State *rewardsduty.State
 	Tx    *txmgr.Manager
 	Cfg   MemberConfig
+	// EL and Beacon are the member's connections, shared with the other duties.
+	EL     *ethclient.Client
+	Beacon *beacon.Service
 
 	closers []func()
 }
@@ -137,6 +140,7 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 		return nil, fmt.Errorf("dial execution client: %w", err)
 	}
 	ec := ethclient.NewClient(rc)
+	m.EL = ec
 	m.closers = append(m.closers, ec.Close)
 	elOpts := []execution.Parameter{execution.WithClient(ec), execution.WithStorageAddress(cfg.Storage),
 		execution.WithLogger(log), execution.WithNetwork(cfg.Network)}
@@ -155,6 +159,7 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("beacon reader: %w", err)
 	}
+	m.Beacon = cl
 	m.closers = append(m.closers, cl.Close)
 	sc, err := interval.NewBeaconScanner(cl, interval.ScannerConfig{StorePath: filepath.Join(cfg.DataDir, "scan.db"), Logger: log})
 	if err != nil {

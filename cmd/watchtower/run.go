@@ -113,9 +113,13 @@ func runDaemon(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 	_ = m.AddCheck("el reachable", metrics.ExecutionCheck(cfg.Execution.URL, nil))
 	_ = m.AddCheck("rewards duty", m.DutyCheck(rewardsduty.DutyName, cfg.Metrics.DutyMaxAge))
 
+	epochServices, err := epochDuties(ctx, cfg, member, m, log)
+	if err != nil {
+		return err
+	}
 	sched := &watchtower.Scheduler{Log: log}
-	return sched.Run(ctx,
-		watchtower.Service{Name: "metrics", Run: func(ctx context.Context) error {
+	services := []watchtower.Service{
+		{Name: "metrics", Run: func(ctx context.Context) error {
 			srv, err := metrics.NewServer(ctx, metrics.WithMetrics(m), metrics.WithListenAddress(cfg.Metrics.Listen),
 				metrics.WithAllowNonLoopback(cfg.Metrics.AllowNonLoopback), metrics.WithServerLogger(log))
 			if err != nil {
@@ -125,9 +129,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 			<-srv.Done()
 			return srv.Err()
 		}},
-		watchtower.Service{Name: "rewards", Run: func(ctx context.Context) error {
+		{Name: "rewards", Run: func(ctx context.Context) error {
 			member.Duty.Loop(ctx, cfg.TickPeriod, func(_ *rewardsduty.Result, err error) { m.DutyRun(rewardsduty.DutyName, err) })
 			return nil
 		}},
-	)
+	}
+	return sched.Run(ctx, append(services, epochServices...)...)
 }

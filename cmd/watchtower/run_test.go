@@ -127,6 +127,16 @@ func TestRunDaemonVotes(t *testing.T) {
 	if !strings.Contains(string(body), "watchtower_rewards_votes_confirmed_total 1") {
 		t.Fatalf("metrics do not count the confirmed vote:\n%s", grepLines(string(body), "watchtower_rewards"))
 	}
+	// The epoch duties ran next to the rewards duty, without a failed round:
+	// the megapool watcher (no overdue validator in this scenario) and the
+	// defection follower (honest proposals).
+	for _, duty := range []string{megapoolDutyName, defectionDutyName} {
+		ok := `watchtower_duty_runs_total{duty="` + duty + `",result="ok"}`
+		bad := `watchtower_duty_runs_total{duty="` + duty + `",result="error"}`
+		if !strings.Contains(string(body), ok) || strings.Contains(string(body), bad) {
+			t.Fatalf("duty %s: want ok rounds and no error:\n%s\nlogs:\n%s", duty, grepLines(string(body), "duty_runs"), grepLines(logs.String(), "duty round failed"))
+		}
+	}
 	stop()
 	select {
 	case err := <-done:
