@@ -264,7 +264,7 @@ func (s *Scanner) Scan(ctx context.Context, iv Interval, protocol []phase0.Valid
 		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
 	}
 	res.Record, res.EpochDigests = rec, digests
-	if res.RecordDigest, err = rec.Digest(); err != nil {
+	if res.RecordDigest, err = recordDigest(rec); err != nil {
 		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
 	}
 	log.Info().Str("record_digest", res.RecordDigest).Int("scanned_epochs", res.Scanned).Int("resumed_epochs", res.Resumed).Msg("scan done")
