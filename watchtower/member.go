@@ -69,6 +69,9 @@ type MemberConfig struct {
 	Pins *pin.Queue
 	// Progress, if set, receives the scan progress of each generation (about once a second).
 	Progress func(interval.Progress)
+	// WrapSender, if set, wraps the transaction manager as the rewards duty sees it (the simulation uses it
+	// to run members in lockstep with its chain).
+	WrapSender func(rewardsduty.Sender) rewardsduty.Sender
 }
 
 // Member is one running member's services.
@@ -232,8 +235,12 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 			}
 		}
 	}
+	var sender rewardsduty.Sender = m.Tx
+	if cfg.WrapSender != nil {
+		sender = cfg.WrapSender(sender)
+	}
 	params := []rewardsduty.Parameter{rewardsduty.WithLogger(log), rewardsduty.WithGenerator(gatedGenerator{g: gen, gate: cfg.GenerateGate}),
-		rewardsduty.WithProtocol(contracts), rewardsduty.WithSender(m.Tx), rewardsduty.WithState(m.State),
+		rewardsduty.WithProtocol(contracts), rewardsduty.WithSender(sender), rewardsduty.WithState(m.State),
 		rewardsduty.WithOutputDir(cfg.OutDir), rewardsduty.WithNetwork(cfg.Network), rewardsduty.WithGenerateOnly(cfg.GenerateOnly),
 		rewardsduty.WithHooks(hooks), rewardsduty.WithCatchUp(cfg.CatchUp)}
 	for _, o := range cfg.Observers {

@@ -210,6 +210,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return f()
 	}
 
+	steps := newLockstep()
 	var members []*watchtower.Member
 	queues := map[string]*pin.Queue{}
 	defer func() {
@@ -257,6 +258,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Network: "devnet", DataDir: dir, Keystore: r.Keystores[i], PasswordFile: pw, CatchUp: true,
 			Tx:  watchtower.TxConfig{BumpAfterBlocks: 3, PollInterval: 20 * time.Millisecond, Timeout: 30 * time.Second},
 			Log: cfg.Log, GenerateGate: generateGate, Hooks: hooks, Pins: q,
+			WrapSender: func(s rewardsduty.Sender) rewardsduty.Sender {
+				return parkingSender{Sender: s, l: steps, el: r.EL.Client()}
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sim: member %s: %w", acct.Name, err)
@@ -266,16 +270,33 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, m := range members {
+	// Each member ticks once per slot when the stepper asks (see lockstep).
+	ticks := make([]chan struct{}, len(members))
+	idle := make([]chan struct{}, len(members))
+	for i, m := range members {
+		ticks[i], idle[i] = make(chan struct{}), make(chan struct{}, 1)
+		idle[i] <- struct{}{}
 		wg.Add(1)
-		go func(m *watchtower.Member) {
+		go func(m *watchtower.Member, tick <-chan struct{}, idle chan<- struct{}) {
 			defer wg.Done()
-			m.Duty.Loop(runCtx, 100*time.Millisecond, nil)
-		}(m)
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick:
+				}
+				if _, err := m.Duty.Tick(runCtx); err != nil && runCtx.Err() == nil {
+					m.Cfg.Log.Error().Err(err).Str("member", m.Name).Msg("rewards duty tick failed; retrying next slot")
+				}
+				idle <- struct{}{}
+				steps.done()
+			}
+		}(m, ticks[i], idle[i])
 	}
 	guardian, err := bind.NewKeyedTransactorWithChainID(r.Net.Guardian.Key, big.NewInt(scenario.ELChainID))
 	if err != nil {
 		stop()
+		steps.halt()
 		wg.Wait()
 		return nil, fmt.Errorf("sim: guardian transactor: %w", err)
 	}
@@ -315,12 +336,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return
 			case <-t.C:
 			}
+			// One tick for every member that finished its last one; members still
+			// inside a tick are parked waiting for a receipt.
+			for i := range members {
+				select {
+				case <-idle[i]:
+					steps.dispatch(1)
+					select {
+					case ticks[i] <- struct{}{}:
+					case <-runCtx.Done():
+						return
+					}
+				default:
+				}
+			}
+			steps.settle()
+			if runCtx.Err() != nil {
+				return
+			}
 			gate.Lock()
 			err := refill()
 			if err == nil {
 				err = r.Step(runCtx)
 			}
 			gate.Unlock()
+			steps.produced()
 			if err != nil && runCtx.Err() == nil {
 				stepErr <- err
 				return
@@ -352,6 +392,7 @@ loop:
 		}
 	}
 	stop()
+	steps.halt()
 	wg.Wait()
 
 	rep := &Report{Slots: uint64(r.HeadSlot()), Elapsed: time.Since(start)}
