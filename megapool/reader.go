@@ -19,20 +19,13 @@ import (
 // mainnet's in chain/simnet/contracts/abi_test.go (getValidatorCount, getValidatorInfo, getLastChallenger,
 // challengeExit, getNotifyThreshold, getMemberCount, getMemberAt, RocketStorage.getAddress).
 var (
-	managerABI   = mustABI(bindings.RocketMegapoolManagerMetaData)
-	settingsABI  = mustABI(bindings.RocketDAOProtocolSettingsMegapoolMetaData)
-	trustedABI   = mustABI(bindings.RocketDAONodeTrustedMetaData)
-	storageABI   = mustABI(bindings.RocketStorageMetaData)
-	multicallABI = mustABI(bindings.Multicall3MetaData)
+	managerABI   = bindings.MustABI(bindings.RocketMegapoolManagerMetaData)
+	settingsABI  = bindings.MustABI(bindings.RocketDAOProtocolSettingsMegapoolMetaData)
+	trustedABI   = bindings.MustABI(bindings.RocketDAONodeTrustedMetaData)
+	storageABI   = bindings.MustABI(bindings.RocketStorageMetaData)
+	multicallABI = bindings.MustABI(bindings.Multicall3MetaData)
 )
 
-func mustABI(m interface{ GetAbi() (*abi.ABI, error) }) *abi.ABI {
-	a, err := m.GetAbi()
-	if err != nil {
-		panic(fmt.Sprintf("simnet bindings ABI: %v", err)) // compiled-in constant; cannot fail at run time
-	}
-	return a
-}
 
 // Caller is the part of an execution client the reader needs (ethclient.Client and the simulated backend's
 // client implement it).

@@ -60,24 +60,17 @@ func (r *Registry) Lookup(index phase0.ValidatorIndex) (*ProtocolValidator, bool
 func (r *Registry) Len() int { return len(r.byIndex) }
 
 var (
-	storageABI     = mustABI(bindings.RocketStorageMetaData)
-	nodeManagerABI = mustABI(bindings.RocketNodeManagerMetaData)
-	factoryABI     = mustABI(bindings.RocketNodeDistributorFactoryMetaData)
-	minipoolMgrABI = mustABI(bindings.RocketMinipoolManagerMetaData)
-	minipoolABI    = mustABI(bindings.RocketMinipoolMetaData)
-	megapoolABI    = mustABI(bindings.RocketMegapoolDelegateMetaData)
-	mpManagerABI   = mustABI(bindings.RocketMegapoolManagerMetaData)
-	penaltiesABI   = mustABI(bindings.RocketNetworkPenaltiesMetaData)
-	mpPenaltiesABI = mustABI(bindings.RocketMegapoolPenaltiesMetaData)
+	storageABI     = bindings.MustABI(bindings.RocketStorageMetaData)
+	nodeManagerABI = bindings.MustABI(bindings.RocketNodeManagerMetaData)
+	factoryABI     = bindings.MustABI(bindings.RocketNodeDistributorFactoryMetaData)
+	minipoolMgrABI = bindings.MustABI(bindings.RocketMinipoolManagerMetaData)
+	minipoolABI    = bindings.MustABI(bindings.RocketMinipoolMetaData)
+	megapoolABI    = bindings.MustABI(bindings.RocketMegapoolDelegateMetaData)
+	mpManagerABI   = bindings.MustABI(bindings.RocketMegapoolManagerMetaData)
+	penaltiesABI   = bindings.MustABI(bindings.RocketNetworkPenaltiesMetaData)
+	mpPenaltiesABI = bindings.MustABI(bindings.RocketMegapoolPenaltiesMetaData)
 )
 
-func mustABI(m interface{ GetAbi() (*abi.ABI, error) }) *abi.ABI {
-	a, err := m.GetAbi()
-	if err != nil {
-		panic(fmt.Sprintf("simnet bindings ABI: %v", err)) // compiled-in constant
-	}
-	return a
-}
 
 // Caller runs eth_call (ethclient.Client and the simulated backend's client implement it).
 type Caller interface {

@@ -27,15 +27,8 @@ type call struct {
 // batchConcurrency is the number of aggregate3 requests in flight.
 const batchConcurrency = 4
 
-var multicallABI = mustABI(bindings.Multicall3MetaData)
+var multicallABI = bindings.MustABI(bindings.Multicall3MetaData)
 
-func mustABI(md interface{ GetAbi() (*abi.ABI, error) }) *abi.ABI {
-	a, err := md.GetAbi()
-	if err != nil {
-		panic(fmt.Sprintf("parse embedded ABI: %v", err)) // compiled-in constant: a failure is a build bug
-	}
-	return a
-}
 
 // multicall runs every call at block through Multicall3 aggregate3 (allowFailure = true, so a failing call is
 // named), batchSize calls per request. Each call's out runs once with its decoded return values; outs of one
