@@ -26,7 +26,6 @@ var (
 	multicallABI = bindings.MustABI(bindings.Multicall3MetaData)
 )
 
-
 // Caller is the part of an execution client the reader needs (ethclient.Client and the simulated backend's
 // client implement it).
 type Caller interface {

@@ -71,7 +71,6 @@ var (
 	mpPenaltiesABI = bindings.MustABI(bindings.RocketMegapoolPenaltiesMetaData)
 )
 
-
 // Caller runs eth_call (ethclient.Client and the simulated backend's client implement it).
 type Caller interface {
 	CallContract(ctx context.Context, msg ethereum.CallMsg, blockNumber *big.Int) ([]byte, error)

@@ -29,7 +29,6 @@ const batchConcurrency = 4
 
 var multicallABI = bindings.MustABI(bindings.Multicall3MetaData)
 
-
 // multicall runs every call at block through Multicall3 aggregate3 (allowFailure = true, so a failing call is
 // named), batchSize calls per request. Each call's out runs once with its decoded return values; outs of one
 // batch run on one goroutine, outs of different batches may run concurrently (they must write distinct memory).
