@@ -8,7 +8,8 @@
 #
 # Variables: VALIDATORS (1100000), PROTOCOL (45000), INTERVAL_EPOCHS (6300), EPOCHS (0 = whole interval, optimized),
 # BASELINE_EPOCHS (64; baseline is extrapolated linearly to the interval), MODES ("optimized baseline"),
-# PORT (15099), OUT (a temp dir).
+# PORT (15099), OUT (a temp dir), CLIENT_GOMEMLIMIT (empty; e.g. 1700MiB: the Go soft memory limit of the scanning
+# client, what treegen would set with debug.SetMemoryLimit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VALIDATORS=${VALIDATORS:-1100000}
@@ -54,7 +55,7 @@ for mode in $MODES; do
 	server_pid=$(pgrep -P "$time_pid" || true)
 	load0=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "$(date -u +%T) $mode: scanning (epochs limit: $limit; server pid $server_pid; load $load0)" >&2
-	/usr/bin/time -v -o "$OUT/$mode.client.time" "$OUT/mainnetbench" scan "${SHAPE[@]}" --url "http://127.0.0.1:$PORT" \
+	env ${CLIENT_GOMEMLIMIT:+GOMEMLIMIT=$CLIENT_GOMEMLIMIT} /usr/bin/time -v -o "$OUT/$mode.client.time" "$OUT/mainnetbench" scan "${SHAPE[@]}" --url "http://127.0.0.1:$PORT" \
 		--mode "$mode" --epochs "$limit" >"$OUT/$mode.client.out" 2> >(tee "$OUT/$mode.client.err" >&2)
 	load1=$(cut -d' ' -f1-3 /proc/loadavg)
 	kill "$server_pid"
