@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,51 @@ type Report struct {
 	Proposals  uint64   `json:"protocolProposals"`
 	LegalMEV   uint64   `json:"legalMevProposals"`
 	Defections []Record `json:"defections"`
+}
+
+// MergeReport adds r to the report already in dir for the same network and
+// index (if any): counts add up, the slot range widens, defections are kept
+// once per (slot, validator) and sorted by slot. A malformed existing file is
+// an error, never overwritten.
+func MergeReport(dir string, r *Report) (string, error) {
+	out := *r
+	out.Defections = append([]Record(nil), r.Defections...)
+	path := filepath.Join(dir, FileName(r.Network, r.Index))
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var old Report
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return "", fmt.Errorf("merge defection report: %s is malformed: %w", path, err)
+		}
+		if old.StartSlot < out.StartSlot {
+			out.StartSlot = old.StartSlot
+		}
+		if old.EndSlot > out.EndSlot {
+			out.EndSlot = old.EndSlot
+		}
+		out.Proposals += old.Proposals
+		out.LegalMEV += old.LegalMEV
+		out.Defections = append(old.Defections, out.Defections...)
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("merge defection report: %w", err)
+	}
+	sort.SliceStable(out.Defections, func(i, j int) bool {
+		a, b := out.Defections[i], out.Defections[j]
+		return a.Slot < b.Slot || a.Slot == b.Slot && a.Validator < b.Validator
+	})
+	kept := out.Defections[:0]
+	for i, d := range out.Defections {
+		if i > 0 && d.Slot == kept[len(kept)-1].Slot && d.Validator == kept[len(kept)-1].Validator {
+			continue
+		}
+		kept = append(kept, d)
+	}
+	out.Defections = kept
+	if out.Defections == nil {
+		out.Defections = []Record{}
+	}
+	return WriteReport(dir, &out)
 }
 
 // FileName is rp-defections-<network>-<index>.json.

@@ -195,4 +195,38 @@ func TestDetectorOnSimulatedBeaconChain(t *testing.T) {
 	if got, err := f.Advance(ctx, 16); err != nil || len(got) != 0 || f.Next() != 17 {
 		t.Fatalf("follower second advance: %d defections, next %d, err %v", len(got), f.Next(), err)
 	}
+	// The follower counts what Scan counted over the same slots.
+	if p, m := f.Counts(); p != rep.Proposals || m != rep.LegalMEV {
+		t.Fatalf("follower counts %d proposals, %d legal MEV; Scan %d, %d", p, m, rep.Proposals, rep.LegalMEV)
+	}
+
+	// MergeReport accumulates a follower's rounds into one file per interval:
+	// counts add up, the slot range widens, a record seen twice is kept once.
+	mdir := t.TempDir()
+	if _, err := defection.MergeReport(mdir, &defection.Report{Network: "simnet", Index: 7, StartSlot: 1, EndSlot: 10, Proposals: 4, LegalMEV: 1, Defections: rep.Defections[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	path, err = defection.MergeReport(mdir, &defection.Report{Network: "simnet", Index: 7, StartSlot: 11, EndSlot: 16, Proposals: 2, LegalMEV: 1, Defections: rep.Defections})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merged defection.Report
+	if err := json.Unmarshal(raw, &merged); err != nil {
+		t.Fatal(err)
+	}
+	if merged.StartSlot != 1 || merged.EndSlot != 16 || merged.Proposals != 6 || merged.LegalMEV != 2 || len(merged.Defections) != 2 ||
+		merged.Defections[0].Slot != 5 || merged.Defections[1].Slot != 6 {
+		t.Fatalf("merged report %+v", merged)
+	}
+	if _, err := defection.MergeReport(mdir, &defection.Report{Network: "simnet", Index: 7, StartSlot: 17, EndSlot: 20}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte("{broken"), 0o644)
+	if _, err := defection.MergeReport(mdir, &defection.Report{Network: "simnet", Index: 7, StartSlot: 21, EndSlot: 22}); err == nil {
+		t.Fatal("a malformed existing report must be an error, not overwritten")
+	}
 }

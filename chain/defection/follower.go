@@ -12,7 +12,13 @@ type Follower struct {
 	det   *Detector
 	voter *Voter
 	next  uint64
+	// proposals and legalMEV count the protocol proposals examined so far.
+	proposals, legalMEV uint64
 }
+
+// Counts returns how many protocol proposals were examined so far, and how
+// many of them were legal only through the builder's last-transaction payment.
+func (f *Follower) Counts() (proposals, legalMEV uint64) { return f.proposals, f.legalMEV }
 
 // NewFollower starts examining at slot start; voter may be nil (report only, the default).
 func NewFollower(det *Detector, voter *Voter, start uint64) (*Follower, error) {
@@ -37,7 +43,14 @@ func (f *Follower) Advance(ctx context.Context, to uint64) ([]Record, error) {
 		if err != nil {
 			return out, err
 		}
-		if rec == nil || rec.Verdict != Defection {
+		if rec == nil {
+			continue
+		}
+		f.proposals++
+		if rec.Verdict == LegalMEV {
+			f.legalMEV++
+		}
+		if rec.Verdict != Defection {
 			continue
 		}
 		if f.voter != nil {

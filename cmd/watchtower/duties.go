@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
 	"github.com/odaowatch/watchtower/chain/defection"
+	"github.com/odaowatch/watchtower/chain/simnet/contracts/bindings"
 	"github.com/odaowatch/watchtower/config"
 	"github.com/odaowatch/watchtower/megapool"
 	"github.com/odaowatch/watchtower/tree"
@@ -158,6 +160,8 @@ type defectionDuty struct {
 	log      zerolog.Logger
 	voter    *defection.Voter
 	chainID  *big.Int
+	pool     *bindings.RocketRewardsPoolCaller
+	outDir   string
 	follower *defection.Follower
 	loaded   time.Time
 	next     uint64
@@ -170,7 +174,15 @@ func newDefectionDuty(ctx context.Context, cfg *config.Config, member *watchtowe
 	if err != nil {
 		return nil, fmt.Errorf("defection: read chain id: %w", err)
 	}
-	d := &defectionDuty{cfg: cfg, member: member, timing: t, m: m, log: log, chainID: chainID}
+	poolAddr, err := defection.ContractAddress(ctx, member.EL, common.HexToAddress(cfg.Contracts.RocketStorage), "rocketRewardsPool")
+	if err != nil {
+		return nil, fmt.Errorf("defection: %w", err)
+	}
+	pool, err := bindings.NewRocketRewardsPoolCaller(poolAddr, member.EL)
+	if err != nil {
+		return nil, fmt.Errorf("defection: rewards pool: %w", err)
+	}
+	d := &defectionDuty{cfg: cfg, member: member, timing: t, m: m, log: log, chainID: chainID, pool: pool, outDir: member.Cfg.OutDir}
 	if cfg.Defection.PenaltyVotes && !cfg.GenerateOnly {
 		amount, err := cfg.Defection.MegapoolPenalty()
 		if err != nil {
@@ -241,7 +253,15 @@ func (d *defectionDuty) advance(ctx context.Context) error {
 	if to < d.follower.Next() {
 		return nil
 	}
+	from := d.follower.Next()
+	p0, m0 := d.follower.Counts()
 	recs, err := d.follower.Advance(ctx, to)
+	if next := d.follower.Next(); next > from {
+		p1, m1 := d.follower.Counts()
+		if rerr := d.report(ctx, from, next-1, p1-p0, m1-m0, recs); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	if perr := d.savePosition(d.follower.Next()); perr != nil && err == nil {
 		err = perr
 	}
@@ -282,4 +302,23 @@ func (d *defectionDuty) savePosition(next uint64) error {
 		return fmt.Errorf("defection: save position: %w", err)
 	}
 	return nil
+}
+
+// report merges one round into rp-defections-<network>-<index>.json in the
+// interval's output folder, beside its rewards files. The index is the
+// rewards pool's current index when the proposals were examined.
+func (d *defectionDuty) report(ctx context.Context, from, to, proposals, legalMEV uint64, recs []defection.Record) error {
+	idx, err := d.pool.GetRewardIndex(&bind.CallOpts{Context: ctx})
+	if err != nil {
+		return fmt.Errorf("defection: read reward index: %w", err)
+	}
+	dir := filepath.Join(d.outDir, idx.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("defection: %w", err)
+	}
+	_, err = defection.MergeReport(dir, &defection.Report{
+		Network: tree.NetworkForChainID(d.chainID.Uint64()), Index: idx.Uint64(), StartSlot: from, EndSlot: to,
+		Proposals: proposals, LegalMEV: legalMEV, Defections: recs,
+	})
+	return err
 }

@@ -137,6 +137,26 @@ func TestRunDaemonVotes(t *testing.T) {
 			t.Fatalf("duty %s: want ok rounds and no error:\n%s\nlogs:\n%s", duty, grepLines(string(body), "duty_runs"), grepLines(logs.String(), "duty round failed"))
 		}
 	}
+	// The defection follower merges what it examined into the interval's
+	// rp-defections file next to the rewards files.
+	var reports []string
+	for wait := time.Now().Add(20 * time.Second); time.Now().Before(wait) && len(reports) == 0; time.Sleep(100 * time.Millisecond) {
+		reports, _ = filepath.Glob(filepath.Join(dir, "data", "rewards", "*", "rp-defections-1337-*.json"))
+	}
+	if len(reports) == 0 {
+		t.Fatalf("no defection report written; logs:\n%s", grepLines(logs.String(), "defection"))
+	}
+	raw, err := os.ReadFile(reports[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		StartSlot, EndSlot uint64
+		Defections         []json.RawMessage
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.EndSlot < rep.StartSlot || rep.Defections == nil {
+		t.Fatalf("defection report %s: %v %+v", reports[0], err, rep)
+	}
 	stop()
 	select {
 	case err := <-done:
