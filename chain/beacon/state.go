@@ -128,36 +128,26 @@ func (s *Service) Finality(ctx context.Context, stateID string) (*apiv1.Finality
 // (POST /eth/v1/beacon/states/{id}/validators), each chunk retried on its
 // own. Unknown indices are absent from the result.
 func (s *Service) Validators(ctx context.Context, stateID string, indices []phase0.ValidatorIndex) (map[phase0.ValidatorIndex]*apiv1.Validator, error) {
-	out := make(map[phase0.ValidatorIndex]*apiv1.Validator, len(indices))
-	for lo := 0; lo < len(indices); lo += s.p.indexChunk {
-		chunk := indices[lo:min(lo+s.p.indexChunk, len(indices))]
-		err := s.call(ctx, "validators", func(ctx context.Context, ep *endpoint) error {
-			r, err := ep.client.Validators(ctx, &api.ValidatorsOpts{State: stateID, Indices: chunk})
-			if err != nil {
-				return fmt.Errorf("validators at %s: %w", stateID, err)
-			}
-			for idx, v := range r.Data {
-				if v == nil || v.Validator == nil || v.Index != idx {
-					return fmt.Errorf("%w: validators at %s: malformed entry for %d", ErrMismatch, stateID, idx)
-				}
-				out[idx] = v
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return s.validatorsChunked(ctx, stateID, len(indices), func(lo, hi int) *api.ValidatorsOpts {
+		return &api.ValidatorsOpts{State: stateID, Indices: indices[lo:hi]}
+	})
 }
 
 // ValidatorsByPubkey fetches validators by public key at state id.
 func (s *Service) ValidatorsByPubkey(ctx context.Context, stateID string, keys []phase0.BLSPubKey) (map[phase0.ValidatorIndex]*apiv1.Validator, error) {
-	out := make(map[phase0.ValidatorIndex]*apiv1.Validator, len(keys))
-	for lo := 0; lo < len(keys); lo += s.p.indexChunk {
-		chunk := keys[lo:min(lo+s.p.indexChunk, len(keys))]
+	return s.validatorsChunked(ctx, stateID, len(keys), func(lo, hi int) *api.ValidatorsOpts {
+		return &api.ValidatorsOpts{State: stateID, PubKeys: keys[lo:hi]}
+	})
+}
+
+// validatorsChunked asks for n validators in chunks of the configured size;
+// opts builds the request of the chunk [lo, hi).
+func (s *Service) validatorsChunked(ctx context.Context, stateID string, n int, opts func(lo, hi int) *api.ValidatorsOpts) (map[phase0.ValidatorIndex]*apiv1.Validator, error) {
+	out := make(map[phase0.ValidatorIndex]*apiv1.Validator, n)
+	for lo := 0; lo < n; lo += s.p.indexChunk {
+		o := opts(lo, min(lo+s.p.indexChunk, n))
 		err := s.call(ctx, "validators", func(ctx context.Context, ep *endpoint) error {
-			r, err := ep.client.Validators(ctx, &api.ValidatorsOpts{State: stateID, PubKeys: chunk})
+			r, err := ep.client.Validators(ctx, o)
 			if err != nil {
 				return fmt.Errorf("validators at %s: %w", stateID, err)
 			}
