@@ -4,64 +4,23 @@ package rewardsduty_test
 
 import (
 	"context"
-	"fmt"
 	"math/big"
-	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/odaowatch/watchtower/chain/interval"
 	"github.com/odaowatch/watchtower/chain/simnet/contracts"
+	"github.com/odaowatch/watchtower/chain/simnet/gethtest"
 	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 	"github.com/odaowatch/watchtower/watchtower/rewardsduty"
 	"github.com/odaowatch/watchtower/watchtower/sim"
 	"github.com/odaowatch/watchtower/watchtower/txmgr"
 )
-
-const gethVersion = "v1.17.8"
-
-// gethBinary returns $SIMNET_GETH or the geth the scenario integration tier builds into the user cache
-// (`go install github.com/ethereum/go-ethereum/cmd/geth@v1.17.8`), building it if missing.
-func gethBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("SIMNET_GETH"); p != "" {
-		return p
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(cache, "odaowatch", "geth-"+gethVersion)
-	bin := filepath.Join(dir, "geth")
-	if out, err := exec.Command(bin, "version").Output(); err == nil && strings.Contains(string(out), strings.TrimPrefix(gethVersion, "v")+"-stable") {
-		return bin
-	}
-	cmd := exec.Command("go", "install", "github.com/ethereum/go-ethereum/cmd/geth@"+gethVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build geth: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestSubmissionOnGethDev: three members' rewards duties, each with its own transaction manager, vote a
 // submission on a real geth --dev EL with the Rocket Pool simnet contracts: exactly one vote each until the
@@ -69,36 +28,7 @@ func freePort(t *testing.T) int {
 func TestSubmissionOnGethDev(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin := gethBinary(t)
-	httpPort := freePort(t)
-	logf, err := os.Create(filepath.Join(t.TempDir(), "geth.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--dev", "--datadir", t.TempDir(), "--http", "--http.addr", "127.0.0.1", "--http.port", fmt.Sprint(httpPort),
-		"--http.api", "eth,net,web3", "--authrpc.addr", "127.0.0.1", "--authrpc.port", fmt.Sprint(freePort(t)),
-		"--port", fmt.Sprint(freePort(t)), "--nodiscover", "--maxpeers", "0", "--ipcdisable", "--verbosity", "2")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = logf.Close() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	var client *ethclient.Client
-	var dev common.Address
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if c, err := ethclient.DialContext(ctx, url); err == nil {
-			var accounts []common.Address
-			if err = c.Client().CallContext(ctx, &accounts, "eth_accounts"); err == nil && len(accounts) > 0 {
-				client, dev = c, accounts[0]
-				break
-			}
-			c.Close()
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("geth --dev not ready")
-		}
-	}
+	client, dev := gethtest.StartDev(t, ctx)
 	chainID, err := client.ChainID(ctx)
 	if err != nil {
 		t.Fatal(err)
