@@ -6,59 +6,22 @@ import (
 	"context"
 	"math/big"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 
-	simbeacon "github.com/odaowatch/watchtower/chain/simnet/beacon"
-	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 	"github.com/odaowatch/watchtower/watchtower/rewardsduty"
-	"github.com/odaowatch/watchtower/watchtower/sim"
 )
 
-// TestKill9Random SIGKILLs a subprocess member at pseudo-random moments (fixed seed, logged) while the chain
+// TestKill9Random SIGKILLs a subprocess member at pseudo-random moments (seed from the clock, logged for replay) while the chain
 // keeps moving, including the "after signed, before broadcast" point, then lets it finish: exactly one
 // transaction from its account, its vote on chain, and the same root in its state as in its first generation.
 func TestKill9Random(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := scenario.Parse(sim.DefaultScenario())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	r, err := scenario.Start(ctx, scenario.RunConfig{Scenario: s, KeystoreDir: filepath.Join(dir, "keys"), KeystorePassword: "pw",
-		Beacon: simbeacon.Scenario{Seed: 11, ValidatorCount: 256, MissedSlotRate: 0.05, LateInclusionRate: 0.05, Fork: "electra"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	slow, err := simbeacon.NewServer(ctx, simbeacon.WithChain(r.Chain), simbeacon.WithListenAddress("127.0.0.1:0"),
-		simbeacon.WithFaults(simbeacon.Faults{Latency: 25 * time.Millisecond, SkipNodeEndpoints: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c, cc := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cc()
-		_ = slow.Stop(c)
-	}()
-	for r.HeadSlot() < phase0.Slot(240) {
-		if err := r.Step(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pwFile := filepath.Join(dir, "password")
-	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	childDir := filepath.Join(dir, "child")
-	env := []string{"WT_EL=" + r.EL.URL(), "WT_BEACON=" + slow.URL(), "WT_STORAGE=" + r.Net.Deployment.StorageAddress.Hex(),
-		"WT_MULTICALL=" + r.Net.Deployment.Multicall.Hex(), "WT_DATADIR=" + childDir, "WT_KEYSTORE=" + r.Keystores[0], "WT_PASSWORD=" + pwFile}
+	r, env, childDir, _ := killNetwork(t, ctx, 25*time.Millisecond)
 
 	// A slow block clock (one slot per 400 ms) keeps the snapshot state within the EL's 128-block window.
 	stepCtx, stopStep := context.WithCancel(ctx)

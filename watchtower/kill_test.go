@@ -162,48 +162,8 @@ func TestKill9(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s, err := scenario.Parse(sim.DefaultScenario())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	r, err := scenario.Start(ctx, scenario.RunConfig{Scenario: s, KeystoreDir: filepath.Join(dir, "keys"), KeystorePassword: "pw",
-		Beacon: simbeacon.Scenario{Seed: 11, ValidatorCount: 256, MissedSlotRate: 0.05, LateInclusionRate: 0.05, Fork: "electra"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	// The child's beacon endpoint answers slowly, so the scan is long enough to be killed in the middle.
-	slow, err := simbeacon.NewServer(ctx, simbeacon.WithChain(r.Chain), simbeacon.WithListenAddress("127.0.0.1:0"),
-		simbeacon.WithFaults(simbeacon.Faults{Latency: 40 * time.Millisecond, SkipNodeEndpoints: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c, cc := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cc()
-		_ = slow.Stop(c)
-	}()
-	step := func(n int) {
-		for i := 0; i < n; i++ {
-			if err := r.Step(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Interval 0 ends at slot 128 (snapshot slot 159); its epoch after the target is finalized by slot 240.
-	for r.HeadSlot() < phase0.Slot(240) {
-		step(1)
-	}
-	pwFile := filepath.Join(dir, "password")
-	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	r, env, childDir, pwFile := killNetwork(t, ctx, 40*time.Millisecond)
 	member := r.Net.Members[0]
-	childDir := filepath.Join(dir, "child")
-	env := []string{"WT_EL=" + r.EL.URL(), "WT_BEACON=" + slow.URL(), "WT_STORAGE=" + r.Net.Deployment.StorageAddress.Hex(),
-		"WT_MULTICALL=" + r.Net.Deployment.Multicall.Hex(), "WT_DATADIR=" + childDir, "WT_KEYSTORE=" + r.Keystores[0], "WT_PASSWORD=" + pwFile}
-
 	// 1. Killed during the scan.
 	c := startChild(t, env, "")
 	c.waitFor(t, `"epoch stored"`, 30*time.Second)
@@ -288,7 +248,7 @@ func TestKill9(t *testing.T) {
 
 	// An independent in-process member votes; 2 of 3 execute. The consensus root is the killed member's root.
 	other, err := watchtower.NewMember(ctx, watchtower.MemberConfig{Name: "other", ELURL: r.EL.URL(), BeaconURLs: []string{r.Server.URL()},
-		Storage: r.Net.Deployment.StorageAddress, Multicall: r.Net.Deployment.Multicall, Network: "devnet", DataDir: filepath.Join(dir, "other"),
+		Storage: r.Net.Deployment.StorageAddress, Multicall: r.Net.Deployment.Multicall, Network: "devnet", DataDir: filepath.Join(t.TempDir(), "other"),
 		Keystore: r.Keystores[1], PasswordFile: pwFile, Tx: watchtower.TxConfig{PollInterval: 20 * time.Millisecond, Timeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
@@ -319,4 +279,46 @@ func TestKill9(t *testing.T) {
 	if res.Root.Hex() != root {
 		t.Fatalf("independent member's root %s differs from the killed member's %s", res.Root.Hex(), root)
 	}
+}
+
+// killNetwork starts the simulated network for the kill -9 tests, advanced to slot 240 (interval 0 ends at
+// slot 128, snapshot slot 159; the epoch after its target is finalized by slot 240), with a beacon endpoint
+// that answers with the given latency (so a scan is long enough to be killed in the middle). It returns the
+// runner, the child member's environment, its data directory and the keystore password file.
+func killNetwork(t *testing.T, ctx context.Context, latency time.Duration) (r *scenario.Runner, env []string, childDir, pwFile string) {
+	t.Helper()
+	s, err := scenario.Parse(sim.DefaultScenario())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r, err = scenario.Start(ctx, scenario.RunConfig{Scenario: s, KeystoreDir: filepath.Join(dir, "keys"), KeystorePassword: "pw",
+		Beacon: simbeacon.Scenario{Seed: 11, ValidatorCount: 256, MissedSlotRate: 0.05, LateInclusionRate: 0.05, Fork: "electra"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	slow, err := simbeacon.NewServer(ctx, simbeacon.WithChain(r.Chain), simbeacon.WithListenAddress("127.0.0.1:0"),
+		simbeacon.WithFaults(simbeacon.Faults{Latency: latency, SkipNodeEndpoints: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cc := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cc()
+		_ = slow.Stop(c)
+	})
+	for r.HeadSlot() < phase0.Slot(240) {
+		if err := r.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pwFile = filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	childDir = filepath.Join(dir, "child")
+	env = []string{"WT_EL=" + r.EL.URL(), "WT_BEACON=" + slow.URL(), "WT_STORAGE=" + r.Net.Deployment.StorageAddress.Hex(),
+		"WT_MULTICALL=" + r.Net.Deployment.Multicall.Hex(), "WT_DATADIR=" + childDir, "WT_KEYSTORE=" + r.Keystores[0], "WT_PASSWORD=" + pwFile}
+	return r, env, childDir, pwFile
 }
