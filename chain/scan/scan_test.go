@@ -77,48 +77,10 @@ func newFixtureAt(t testing.TB, fork string, electraEpoch uint64, nProto int) *f
 // oracle builds the expected record from the chain model's own ground truth.
 func (f *fixture) oracle(t testing.TB, withdrawals bool) *rewards.DutyRecord {
 	t.Helper()
-	bld := rewards.NewDutyRecordBuilder(f.iv.Index, f.iv.StartSlot, f.iv.EndSlot)
-	isProto := map[phase0.ValidatorIndex]bool{}
-	for _, v := range f.protocol {
-		isProto[v] = true
+	r, err := f.chain.DutyRecord(f.iv.Index, f.iv.StartSlot, f.iv.EndSlot, f.protocol, withdrawals)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for e := f.iv.StartSlot / 32; e <= f.iv.EndSlot/32; e++ {
-		ec, err := f.chain.Committees(phase0.Epoch(e))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ec.ForEach(func(s phase0.Slot, _ phase0.CommitteeIndex, members []phase0.ValidatorIndex) {
-			for _, v := range members {
-				if !isProto[v] {
-					continue
-				}
-				b, ok, err := f.chain.Inclusion(v, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					b = 0
-				}
-				if err := bld.AddDuty(uint64(v), uint64(s), uint64(b)); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-		if withdrawals {
-			for s := e * 32; s < e*32+32; s++ {
-				if !f.chain.HasBlock(phase0.Slot(s)) {
-					continue
-				}
-				for _, w := range f.chain.Withdrawals(phase0.Slot(s)) {
-					if isProto[w.ValidatorIndex] {
-						bld.AddWithdrawal(rewards.Withdrawal{Slot: s, ValidatorIndex: uint64(w.ValidatorIndex), AmountGwei: uint64(w.Amount)})
-					}
-				}
-			}
-		}
-	}
-	r := bld.Build()
-	r.Withdrawals = r.Canonical().Withdrawals
 	return r
 }
 

@@ -195,41 +195,15 @@ func (sn *Net) Expected(t testing.TB, index, consensusStartSlot, snapshotSlot, i
 	if len(isProto) != 7 {
 		t.Fatalf("%d protocol validators on the beacon chain, want 7", len(isProto))
 	}
-	bld := rewards.NewDutyRecordBuilder(index, start, end)
-	for e := start / 32; e <= end/32; e++ {
-		ec, err := sn.Chain.Committees(phase0.Epoch(e))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ec.ForEach(func(s phase0.Slot, _ phase0.CommitteeIndex, members []phase0.ValidatorIndex) {
-			for _, v := range members {
-				if !isProto[v] {
-					continue
-				}
-				b, ok, err := sn.Chain.Inclusion(v, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					b = 0
-				}
-				if err := bld.AddDuty(uint64(v), uint64(s), uint64(b)); err != nil {
-					t.Fatal(err)
-				}
-			}
-		})
-		for s := e * 32; s < e*32+32 && ruleset >= 10; s++ {
-			if !sn.Chain.HasBlock(phase0.Slot(s)) {
-				continue
-			}
-			for _, w := range sn.Chain.Withdrawals(phase0.Slot(s)) {
-				if isProto[w.ValidatorIndex] {
-					bld.AddWithdrawal(rewards.Withdrawal{Slot: s, ValidatorIndex: uint64(w.ValidatorIndex), AmountGwei: uint64(w.Amount)})
-				}
-			}
-		}
+	protocol := make([]phase0.ValidatorIndex, 0, len(isProto))
+	for v := range isProto {
+		protocol = append(protocol, v)
 	}
-	res, err := rewards.Compute(snap.Canonical(), bld.Build(), rewards.WithRuleset(ruleset))
+	duties, err := sn.Chain.DutyRecord(index, start, end, protocol, ruleset >= 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rewards.Compute(snap.Canonical(), duties, rewards.WithRuleset(ruleset))
 	if err != nil {
 		t.Fatalf("expected result of interval %d: %v", index, err)
 	}
