@@ -28,9 +28,11 @@ import (
 //	runs/<runID>/first       -> first epoch of the run (8 bytes BE)
 //	runs/<runID>/watermark   -> first unfinished epoch (8 bytes BE)
 //	runs/<runID>/epochs/<e>  -> digest (32 bytes) || result
+//	runs/<runID>/blobs/<key> -> caller's named values (e.g. validator sets)
 var (
 	bucketRuns   = []byte("runs")
 	bucketEpochs = []byte("epochs")
+	bucketBlobs  = []byte("blobs")
 	keyMeta      = []byte("meta")
 	keyFirst     = []byte("first")
 	keyWatermark = []byte("watermark")
@@ -195,6 +197,17 @@ func (s *Store) DeleteRun(run string) error {
 // transaction. Storing an epoch twice with the same bytes is a no-op; with
 // different bytes it is an error (results are deterministic).
 func (s *Store) PutEpoch(run string, epoch uint64, result []byte) error {
+	return s.putEpoch(run, epoch, result, false)
+}
+
+// ReplaceEpoch stores an epoch's result like PutEpoch, overwriting a result
+// already stored for it (a rescan of the epoch for more validators). The
+// old result stays until the new one is committed.
+func (s *Store) ReplaceEpoch(run string, epoch uint64, result []byte) error {
+	return s.putEpoch(run, epoch, result, true)
+}
+
+func (s *Store) putEpoch(run string, epoch uint64, result []byte, replace bool) error {
 	digest := sha256.Sum256(result)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		rb := runBucket(tx, run)
@@ -208,10 +221,12 @@ func (s *Store) PutEpoch(run string, epoch uint64, result []byte) error {
 		}
 		key := be64(epoch)
 		if old := eb.Get(key); old != nil {
-			if !bytes.Equal(old[:32], digest[:]) {
+			if bytes.Equal(old[:32], digest[:]) {
+				return nil
+			}
+			if !replace {
 				return fmt.Errorf("epoch %d already stored with digest %x, new result has %x", epoch, old[:32], digest)
 			}
-			return nil
 		}
 		val := make([]byte, 32+len(result))
 		copy(val, digest[:])
@@ -237,6 +252,50 @@ func (s *Store) PutEpoch(run string, epoch uint64, result []byte) error {
 		return fmt.Errorf("store epoch %d: %w", epoch, err)
 	}
 	return nil
+}
+
+// PutBlob stores value under key in run (overwriting), in one transaction.
+func (s *Store) PutBlob(run, key string, value []byte) error {
+	if key == "" {
+		return errors.New("store blob: empty key")
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rb := runBucket(tx, run)
+		if rb == nil {
+			return fmt.Errorf("run %s not opened", run)
+		}
+		bb, err := rb.CreateBucketIfNotExists(bucketBlobs)
+		if err != nil {
+			return err
+		}
+		return bb.Put([]byte(key), append([]byte{}, value...))
+	})
+	if err != nil {
+		return fmt.Errorf("store blob %s: %w", key, err)
+	}
+	return nil
+}
+
+// Blob reads the value stored under key in run; ok is false when there is none.
+func (s *Store) Blob(run, key string) (value []byte, ok bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		rb := runBucket(tx, run)
+		if rb == nil {
+			return fmt.Errorf("run %s not found", run)
+		}
+		bb := rb.Bucket(bucketBlobs)
+		if bb == nil {
+			return nil
+		}
+		if v := bb.Get([]byte(key)); v != nil {
+			value, ok = append([]byte{}, v...), true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("read blob %s: %w", key, err)
+	}
+	return value, ok, nil
 }
 
 // Watermark is the first epoch of run not stored with all earlier epochs stored.

@@ -125,3 +125,54 @@ func TestHookFailureRollsBack(t *testing.T) {
 	}
 	_ = s.Close()
 }
+
+func TestReplaceEpochAndBlobs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "scan.db")
+	s := open(t, path)
+	if _, err := s.OpenRun("r", 10, []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutEpoch("r", 10, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceEpoch("r", 10, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceEpoch("r", 11, []byte("fresh")); err != nil {
+		t.Fatal(err)
+	}
+	if wm, _ := s.Watermark("r"); wm != 12 {
+		t.Fatalf("watermark %d, want 12", wm)
+	}
+	if err := s.ReplaceEpoch("r", 9, []byte("x")); err == nil {
+		t.Fatal("epoch before first accepted")
+	}
+	if _, ok, err := s.Blob("r", "set/a"); err != nil || ok {
+		t.Fatalf("missing blob: ok %v err %v", ok, err)
+	}
+	if err := s.PutBlob("r", "set/a", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob("nope", "k", nil); err == nil {
+		t.Fatal("blob in unopened run accepted")
+	}
+	if err := s.PutBlob("r", "", nil); err == nil {
+		t.Fatal("empty blob key accepted")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, path)
+	defer s.Close()
+	v, ok, err := s.Blob("r", "set/a")
+	if err != nil || !ok || string(v) != "\x01\x02\x03" {
+		t.Fatalf("blob after reopen: %x ok %v err %v", v, ok, err)
+	}
+	var got []string
+	if err := s.Epochs("r", func(e Epoch) error { got = append(got, string(e.Result)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != "new" || got[1] != "fresh" {
+		t.Fatalf("epochs after replace: %q", got)
+	}
+}
