@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
 // unitResult is what one block epoch b contributes:
@@ -14,21 +16,25 @@ import (
 //   - withdrawals to protocol validators in blocks of epoch b (when asked
 //     for and b is a duty epoch).
 //
+// A unit does not depend on the interval's end: the last unit (end+1) is
+// stored like any other and its own epoch's duties are dropped when the
+// record is reduced. It records the digest of the validator set it was
+// scanned for, so a later scan for a larger set rescans only units where a
+// new validator had a duty.
+//
 // Reducing the units in epoch order (minimum over the inclusions of a duty)
-// gives the duty record; the encoding is canonical, so its sha256 is the
-// epoch's digest.
+// gives the duty record; the body encoding is canonical, so the sha256 of
+// the body restricted to the final validator set is the epoch's digest.
 type unitResult struct {
 	epoch uint64
+	// set is the digest of the validator set the unit was scanned for.
+	set [32]byte
 	// chained: the epoch has blocks with known roots; firstParent is the
 	// parent_root of its first block, lastRoot the root of its last block.
 	chained     bool
 	unchained   bool // the epoch has blocks whose roots are unknown
 	firstParent [32]byte
 	lastRoot    [32]byte
-	// tail (last unit only): parentRoot of the first block after the epoch,
-	// so the interval's last block is covered by the chain check too.
-	tail        bool
-	tailParent  [32]byte
 	duties      []unitDuty
 	inclusions  []unitInclusion
 	withdrawals []unitWithdrawal
@@ -49,8 +55,35 @@ type unitWithdrawal struct {
 	slot, validator, amount uint64
 }
 
-// unitVersion 2: compact encoding (see encode).
-const unitVersion = 2
+// unitVersion 3: set digest, end-independent compact body (see encode).
+const unitVersion = 3
+
+// unitHeader is the length of version and set digest before the body.
+const unitHeader = 1 + 32
+
+// unitSet reads the set digest of an encoded unit without decoding it.
+func unitSet(b []byte) ([32]byte, error) {
+	var d [32]byte
+	if len(b) < unitHeader || b[0] != unitVersion {
+		return d, errors.New("decode epoch result: unknown version (stored by another release?)")
+	}
+	copy(d[:], b[1:unitHeader])
+	return d, nil
+}
+
+// restrict keeps only what the record of a scan for the validators in keep
+// uses: when last is set (the unit of block epoch end+1), only the
+// inclusions of the previous epoch's duties.
+func (u *unitResult) restrict(keep bitset, last bool) {
+	if last {
+		u.duties, u.withdrawals = nil, nil
+	}
+	u.duties = slices.DeleteFunc(u.duties, func(d unitDuty) bool { return !keep.has(phase0.ValidatorIndex(d.validator)) })
+	u.inclusions = slices.DeleteFunc(u.inclusions, func(in unitInclusion) bool {
+		return !keep.has(phase0.ValidatorIndex(in.validator)) || (last && in.dutySlot/slotsPerEpoch == u.epoch)
+	})
+	u.withdrawals = slices.DeleteFunc(u.withdrawals, func(w unitWithdrawal) bool { return !keep.has(phase0.ValidatorIndex(w.validator)) })
+}
 
 func (u *unitResult) canonicalize() {
 	slices.SortFunc(u.duties, func(a, b unitDuty) int {
@@ -79,21 +112,29 @@ func (u *unitResult) canonicalize() {
 	})
 }
 
-// encode writes the canonical compact form (about 3 bytes per duty):
+// encode writes version | set digest (32) | body.
+func (u *unitResult) encode() ([]byte, error) {
+	body, err := u.encodeBody(make([]byte, unitHeader, unitHeader+16+len(u.duties)*4+len(u.inclusions)*2+len(u.withdrawals)*12))
+	if err != nil {
+		return nil, err
+	}
+	body[0] = unitVersion
+	copy(body[1:unitHeader], u.set[:])
+	return body, nil
+}
+
+// encodeBody appends the canonical compact body (about 3 bytes per duty):
 //
-//	version (1) | epoch (uvarint) | chain flag (1: 0 no blocks, 1 roots follow,
+//	epoch (uvarint) | chain flag (1: 0 no blocks, 1 roots follow,
 //	2 blocks with unknown roots) [| first parent (32) | last root (32)]
-//	| tail flag (1) [| parent root of the next block after the epoch (32)]
 //	duties:     count | per duty, by validator: validator delta (uvarint),
 //	            slot offset in the epoch (1 byte), first inclusion delay in
 //	            this epoch's blocks (uvarint, 0 = none)
 //	previous:   count | per inclusion of an epoch b-1 duty, by validator:
 //	            validator delta, duty slot offset (1 byte), delay (uvarint)
 //	withdrawals: count | slot offset (1 byte), validator (uvarint), amount (uvarint)
-func (u *unitResult) encode() ([]byte, error) {
+func (u *unitResult) encodeBody(out []byte) ([]byte, error) {
 	u.canonicalize()
-	out := make([]byte, 0, 16+len(u.duties)*4+len(u.inclusions)*2+len(u.withdrawals)*12)
-	out = append(out, unitVersion)
 	out = binary.AppendUvarint(out, u.epoch)
 	if u.chained {
 		out = append(out, 1)
@@ -101,12 +142,6 @@ func (u *unitResult) encode() ([]byte, error) {
 		out = append(out, u.lastRoot[:]...)
 	} else if u.unchained {
 		out = append(out, 2)
-	} else {
-		out = append(out, 0)
-	}
-	if u.tail {
-		out = append(out, 1)
-		out = append(out, u.tailParent[:]...)
 	} else {
 		out = append(out, 0)
 	}
@@ -209,11 +244,12 @@ func (r *reader) count(minRec int) int {
 }
 
 func decodeUnit(b []byte) (*unitResult, error) {
-	if len(b) < 1 || b[0] != unitVersion {
-		return nil, errors.New("decode epoch result: unknown version")
+	set, err := unitSet(b)
+	if err != nil {
+		return nil, err
 	}
-	r := &reader{b: b[1:]}
-	u := &unitResult{epoch: r.uvarint()}
+	r := &reader{b: b[unitHeader:]}
+	u := &unitResult{set: set, epoch: r.uvarint()}
 	if u.epoch > 1<<58 {
 		return nil, errors.New("decode epoch result: epoch out of range")
 	}
@@ -231,18 +267,6 @@ func decodeUnit(b []byte) (*unitResult, error) {
 		r.b = r.b[64:]
 	default:
 		r.err = errors.New("bad chained flag")
-	}
-	switch r.byte() {
-	case 0:
-	case 1:
-		u.tail = true
-		if len(r.b) < 32 {
-			return nil, errors.New("decode epoch result: truncated tail root")
-		}
-		copy(u.tailParent[:], r.b[:32])
-		r.b = r.b[32:]
-	default:
-		r.err = errors.New("bad tail flag")
 	}
 	first := u.epoch * slotsPerEpoch
 	u.duties = make([]unitDuty, r.count(3))

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
 func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
@@ -16,9 +19,7 @@ func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
 	case 2:
 		u.unchained = true
 	}
-	if rng.IntN(4) == 0 {
-		u.tail, u.tailParent[7] = true, byte(epoch)
-	}
+	u.set[7] = byte(rng.IntN(256))
 	v := uint64(0)
 	for range rng.IntN(200) {
 		v += 1 + uint64(rng.IntN(5000))
@@ -37,7 +38,7 @@ func randomUnit(rng *rand.Rand, epoch uint64) *unitResult {
 		}
 	}
 	for range rng.IntN(20) {
-		u.withdrawals = append(u.withdrawals, unitWithdrawal{slot: epoch*32 + uint64(rng.IntN(32)), validator: rng.Uint64N(1 << 40), amount: rng.Uint64()})
+		u.withdrawals = append(u.withdrawals, unitWithdrawal{slot: epoch*32 + uint64(rng.IntN(32)), validator: rng.Uint64N(1 << 22), amount: rng.Uint64()})
 	}
 	return u
 }
@@ -89,7 +90,7 @@ func FuzzDecodeUnit(f *testing.F) {
 		enc, _ := randomUnit(rng, uint64(i+1)).encode()
 		f.Add(enc)
 	}
-	f.Add([]byte{unitVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(append([]byte{unitVersion}, append(make([]byte, 32), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		u, err := decodeUnit(b)
 		if err != nil {
@@ -108,4 +109,65 @@ func FuzzDecodeUnit(f *testing.F) {
 			t.Fatal("encoding not stable")
 		}
 	})
+}
+
+// TestRestrict: a unit restricted to a subset keeps exactly the subset's
+// duties, inclusions and withdrawals; as the last unit it keeps only the
+// previous epoch's inclusions. Its body then encodes like a unit built for
+// the subset alone.
+func TestRestrict(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 100 {
+		epoch := uint64(10 + i)
+		u := randomUnit(rng, epoch)
+		var keepList []phase0.ValidatorIndex
+		for _, d := range u.duties {
+			if rng.IntN(2) == 0 {
+				keepList = append(keepList, phase0.ValidatorIndex(d.validator))
+			}
+		}
+		for _, in := range u.inclusions {
+			if rng.IntN(2) == 0 {
+				keepList = append(keepList, phase0.ValidatorIndex(in.validator))
+			}
+		}
+		for _, w := range u.withdrawals {
+			if rng.IntN(2) == 0 {
+				keepList = append(keepList, phase0.ValidatorIndex(w.validator))
+			}
+		}
+		keep := newValidatorSet(canonicalSet(keepList))
+		last := i%3 == 0
+		want := &unitResult{epoch: u.epoch, chained: u.chained, unchained: u.unchained, firstParent: u.firstParent, lastRoot: u.lastRoot}
+		for _, d := range u.duties {
+			if keep.bits.has(phase0.ValidatorIndex(d.validator)) && !last {
+				want.duties = append(want.duties, d)
+			}
+		}
+		for _, in := range u.inclusions {
+			if keep.bits.has(phase0.ValidatorIndex(in.validator)) && (!last || in.dutySlot/32 < epoch) {
+				want.inclusions = append(want.inclusions, in)
+			}
+		}
+		for _, w := range u.withdrawals {
+			if keep.bits.has(phase0.ValidatorIndex(w.validator)) && !last {
+				want.withdrawals = append(want.withdrawals, w)
+			}
+		}
+		u.restrict(keep.bits, last)
+		got, err := u.encodeBody(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, err := want.encodeBody(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, exp) {
+			t.Fatalf("unit %d (last %v): restricted body differs from the subset's own", i, last)
+		}
+		if last && (len(u.duties) != 0 || slices.ContainsFunc(u.inclusions, func(in unitInclusion) bool { return in.dutySlot/32 == epoch })) {
+			t.Fatalf("unit %d: last unit kept its own epoch's duties", i)
+		}
+	}
 }

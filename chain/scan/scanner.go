@@ -11,6 +11,12 @@
 // digest. The duty record is then reduced from the stored units in epoch
 // order, so a rerun resumes at the first missing unit and produces the same
 // bytes.
+//
+// Units do not depend on the interval's end and record the validator set
+// they were scanned for, so the daemon scans each finalized epoch while the
+// interval runs (ScanEpochs) and the final Scan only adds the last epochs,
+// rescanning an earlier unit only where a validator that joined later
+// already had a duty in it.
 package scan
 
 import (
@@ -103,30 +109,27 @@ func New(ctx context.Context, params ...Parameter) (*Scanner, error) {
 	return &Scanner{log: p.log.With().Str("service", "scan").Logger(), p: p, m: m}, nil
 }
 
-// runMeta identifies a run: everything that decides the stored results.
-func runMeta(iv Interval, protocol []phase0.ValidatorIndex) (string, []byte) {
+// runMeta identifies a run: the interval and what decides the stored
+// units besides the validator set (kept per unit) and the end (units do
+// not depend on it), so the units scanned while the interval runs serve
+// its final scan.
+func runMeta(iv Interval) (string, []byte) {
 	h := sha256.New()
 	var buf [8]byte
 	put := func(v uint64) {
 		binary.BigEndian.PutUint64(buf[:], v)
 		h.Write(buf[:])
 	}
-	h.Write([]byte("odaowatch/scan/v1"))
+	h.Write([]byte("odaowatch/scan/v2"))
 	put(iv.Index)
 	put(iv.StartSlot)
-	put(iv.EndSlot)
 	if iv.Withdrawals {
 		put(1)
 	} else {
 		put(0)
 	}
-	put(uint64(len(protocol)))
-	for _, v := range protocol {
-		put(uint64(v))
-	}
 	d := h.Sum(nil)
-	meta := fmt.Sprintf("interval=%d start=%d end=%d withdrawals=%v validators=%d digest=%x",
-		iv.Index, iv.StartSlot, iv.EndSlot, iv.Withdrawals, len(protocol), d)
+	meta := fmt.Sprintf("interval=%d start=%d withdrawals=%v digest=%x", iv.Index, iv.StartSlot, iv.Withdrawals, d)
 	return fmt.Sprintf("interval-%d-%x", iv.Index, d[:8]), []byte(meta)
 }
 
@@ -201,66 +204,32 @@ func (c *tableCache) release(e phase0.Epoch) {
 }
 
 // Scan produces the duty record of iv for the protocol validators (any
-// order, duplicates ignored). Units already in the store are reused.
+// order, duplicates ignored). Units already in the store are reused: units
+// scanned earlier for a smaller set (ScanEpochs while the interval ran) are
+// rescanned only where a validator they lack had a duty.
 func (s *Scanner) Scan(ctx context.Context, iv Interval, protocol []phase0.ValidatorIndex) (*Result, error) {
 	startEpoch, endEpoch, lastEpoch, err := EpochRange(iv.StartSlot, iv.EndSlot, slotsPerEpoch)
 	if err != nil {
 		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
 	}
-	protocol = slices.Clone(protocol)
-	slices.Sort(protocol)
-	protocol = slices.Compact(protocol)
-	proto := newBitset(protocol)
-	run, meta := runMeta(iv, protocol)
+	set := newValidatorSet(canonicalSet(protocol))
+	run, meta := runMeta(iv)
 	log := s.log.With().Uint64("interval", iv.Index).Str("run", run).Logger()
-
-	if _, err := s.p.store.OpenRun(run, startEpoch, meta); err != nil {
-		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
-	}
-	have := map[uint64]bool{}
-	if err := s.p.store.Epochs(run, func(e store.Epoch) error {
-		have[e.Epoch] = true
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
-	}
-	var pending []uint64
-	for b := startEpoch; b <= lastEpoch; b++ {
-		if !have[b] {
-			pending = append(pending, b)
-		}
-	}
-	res := &Result{Scanned: len(pending), Resumed: int(lastEpoch-startEpoch+1) - len(pending)}
-	if s.m != nil {
-		s.m.resumed.Add(float64(res.Resumed))
-	}
-	log.Info().Uint64("first_epoch", startEpoch).Uint64("last_epoch", lastEpoch).Int("validators", len(protocol)).
-		Int("pending_epochs", len(pending)).Int("stored_epochs", res.Resumed).Msg("scan started")
-
-	cache := &tableCache{entries: map[phase0.Epoch]*tableEntry{}}
-	// Unit b reads the tables of duty epochs b-1 and b (when in range).
-	ref := func(e uint64) {
-		ent := cache.entries[phase0.Epoch(e)]
-		if ent == nil {
-			ent = &tableEntry{}
-			cache.entries[phase0.Epoch(e)] = ent
-		}
-		ent.refs++
-	}
-	for _, b := range pending {
-		if b > startEpoch {
-			ref(b - 1)
-		}
-		if b <= endEpoch {
-			ref(b)
-		}
-	}
-
-	if err := s.runUnits(ctx, run, iv, startEpoch, endEpoch, pending, proto, cache); err != nil {
-		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
-	}
-	rec, digests, err := s.reduce(run, iv, startEpoch, lastEpoch)
+	plan, err := s.prepare(ctx, run, meta, iv, startEpoch, lastEpoch, endEpoch, set)
 	if err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	res := &Result{Scanned: len(plan.pending), Resumed: plan.kept}
+	log.Info().Uint64("first_epoch", startEpoch).Uint64("last_epoch", lastEpoch).Int("validators", len(set.list)).
+		Int("pending_epochs", len(plan.pending)).Int("rescans", len(plan.replace)).Int("stored_epochs", res.Resumed).Msg("scan started")
+	if err := s.runPlan(ctx, run, iv, startEpoch, plan, set); err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	rec, digests, last, err := s.reduce(run, iv, startEpoch, endEpoch, lastEpoch, set)
+	if err != nil {
+		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
+	}
+	if err := s.tail(ctx, lastEpoch, last); err != nil {
 		return nil, fmt.Errorf("scan interval %d: %w", iv.Index, err)
 	}
 	res.Record, res.EpochDigests = rec, digests
@@ -271,7 +240,88 @@ func (s *Scanner) Scan(ctx context.Context, iv Interval, protocol []phase0.Valid
 	return res, nil
 }
 
-func (s *Scanner) runUnits(ctx context.Context, run string, iv Interval, startEpoch, endEpoch uint64, pending []uint64, proto bitset, cache *tableCache) error {
+// AheadResult is what ScanEpochs did.
+type AheadResult struct {
+	// FirstEpoch..LastEpoch are the block epochs now stored.
+	FirstEpoch, LastEpoch uint64
+	// Scanned units (Rescanned of them replaced a unit stored for a smaller set); Kept units reused.
+	Scanned, Rescanned, Kept int
+}
+
+// ScanEpochs scans and stores the units of block epochs from the start of
+// the running interval iv (iv.EndSlot is not used: the end is not known
+// yet) through lastEpoch, for the protocol validators known now. The final
+// Scan of the same interval reuses them. The committees source must cover
+// lastEpoch and the blocks of epochs up to lastEpoch must be final.
+func (s *Scanner) ScanEpochs(ctx context.Context, iv Interval, lastEpoch uint64, protocol []phase0.ValidatorIndex) (*AheadResult, error) {
+	startEpoch := iv.StartSlot / slotsPerEpoch
+	if lastEpoch < startEpoch {
+		return &AheadResult{FirstEpoch: startEpoch, LastEpoch: lastEpoch}, nil
+	}
+	set := newValidatorSet(canonicalSet(protocol))
+	run, meta := runMeta(iv)
+	plan, err := s.prepare(ctx, run, meta, iv, startEpoch, lastEpoch, ^uint64(0), set)
+	if err != nil {
+		return nil, fmt.Errorf("scan ahead in interval %d: %w", iv.Index, err)
+	}
+	if err := s.runPlan(ctx, run, iv, startEpoch, plan, set); err != nil {
+		return nil, fmt.Errorf("scan ahead in interval %d: %w", iv.Index, err)
+	}
+	res := &AheadResult{FirstEpoch: startEpoch, LastEpoch: lastEpoch, Scanned: len(plan.pending), Rescanned: len(plan.replace), Kept: plan.kept}
+	s.log.Info().Uint64("interval", iv.Index).Uint64("first_epoch", startEpoch).Uint64("last_epoch", lastEpoch).
+		Int("validators", len(set.list)).Int("scanned", res.Scanned).Int("rescanned", res.Rescanned).Int("kept", res.Kept).Msg("scanned ahead")
+	return res, nil
+}
+
+func canonicalSet(protocol []phase0.ValidatorIndex) []phase0.ValidatorIndex {
+	protocol = slices.Clone(protocol)
+	slices.Sort(protocol)
+	return slices.Compact(protocol)
+}
+
+// prepare opens the run, records the set and plans the units of first..last.
+func (s *Scanner) prepare(ctx context.Context, run string, meta []byte, iv Interval, first, last, dutyEnd uint64, set *validatorSet) (*unitPlan, error) {
+	if _, err := s.p.store.OpenRun(run, first, meta); err != nil {
+		return nil, err
+	}
+	if err := s.saveSet(run, set); err != nil {
+		return nil, err
+	}
+	plan, err := s.planUnits(ctx, run, first, first, last, dutyEnd, set)
+	if err != nil {
+		return nil, err
+	}
+	if s.m != nil {
+		s.m.resumed.Add(float64(plan.kept))
+		s.m.rescanned.Add(float64(len(plan.replace)))
+	}
+	return plan, nil
+}
+
+// runPlan scans the plan's units, each against the committees of duty
+// epochs b-1 (when b > start) and b.
+func (s *Scanner) runPlan(ctx context.Context, run string, iv Interval, startEpoch uint64, plan *unitPlan, set *validatorSet) error {
+	cache := &tableCache{entries: map[phase0.Epoch]*tableEntry{}}
+	// Unit b reads the tables of duty epochs b-1 and b.
+	ref := func(e uint64) {
+		ent := cache.entries[phase0.Epoch(e)]
+		if ent == nil {
+			ent = &tableEntry{}
+			cache.entries[phase0.Epoch(e)] = ent
+		}
+		ent.refs++
+	}
+	for _, b := range plan.pending {
+		if b > startEpoch {
+			ref(b - 1)
+		}
+		ref(b)
+	}
+	return s.runUnits(ctx, run, iv, startEpoch, plan, set, cache)
+}
+
+func (s *Scanner) runUnits(ctx context.Context, run string, iv Interval, startEpoch uint64, plan *unitPlan, set *validatorSet, cache *tableCache) error {
+	pending := plan.pending
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	work := make(chan uint64)
@@ -281,7 +331,7 @@ func (s *Scanner) runUnits(ctx context.Context, run string, iv Interval, startEp
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				if err := s.unit(ctx, run, iv, b, startEpoch, endEpoch, proto, cache); err != nil {
+				if err := s.unit(ctx, run, iv, b, startEpoch, set, plan.replace[b], cache); err != nil {
 					cancel(err)
 					return
 				}
@@ -304,8 +354,10 @@ feed:
 	return nil
 }
 
-// unit scans the blocks of epoch b and stores the result.
-func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpoch, endEpoch uint64, proto bitset, cache *tableCache) error {
+// unit scans the blocks of epoch b and stores the result (replacing a
+// stored unit when replace is set).
+func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpoch uint64, set *validatorSet, replace bool, cache *tableCache) error {
+	proto := set.bits
 	t0 := time.Now()
 	var tPrev, tCur *dutyTable
 	var err error
@@ -315,12 +367,10 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 		}
 		defer cache.release(phase0.Epoch(b - 1))
 	}
-	if b <= endEpoch {
-		if tCur, err = cache.get(ctx, s, phase0.Epoch(b), proto); err != nil {
-			return err
-		}
-		defer cache.release(phase0.Epoch(b))
+	if tCur, err = cache.get(ctx, s, phase0.Epoch(b), proto); err != nil {
+		return err
 	}
+	defer cache.release(phase0.Epoch(b))
 	full := iv.Withdrawals || s.p.fullBlocks
 	blocks, err := s.fetchEpoch(ctx, b, full)
 	if err != nil {
@@ -333,14 +383,9 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 	if tCur != nil {
 		incCur = make([]phase0.Slot, len(tCur.duties))
 	}
-	u := &unitResult{epoch: b}
+	u := &unitResult{epoch: b, set: set.digest}
 	if err := chainBlocks(blocks, u); err != nil {
 		return err
-	}
-	if b == endEpoch+1 {
-		if err := s.tail(ctx, b, u); err != nil {
-			return err
-		}
 	}
 	for _, blk := range blocks {
 		if blk == nil {
@@ -366,7 +411,7 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 				return err
 			}
 		}
-		if iv.Withdrawals && b <= endEpoch {
+		if iv.Withdrawals {
 			if blk.Withdrawals == nil {
 				return fmt.Errorf("block at slot %d: withdrawals needed but the block has none (blinded?)", blk.Slot)
 			}
@@ -400,7 +445,12 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 	if err != nil {
 		return fmt.Errorf("encode epoch %d: %w", b, err)
 	}
-	if err := s.p.store.PutEpoch(run, b, enc); err != nil {
+	if replace {
+		err = s.p.store.(ReplacingStore).ReplaceEpoch(run, b, enc)
+	} else {
+		err = s.p.store.PutEpoch(run, b, enc)
+	}
+	if err != nil {
 		return err
 	}
 	if s.m != nil {
@@ -453,10 +503,20 @@ func (s *Scanner) fetchEpoch(ctx context.Context, b uint64, full bool) ([]*beaco
 // tailSearch bounds the look-ahead for the block after the last epoch.
 const tailSearch = 2 * slotsPerEpoch
 
-// tail records the parent root of the first block after epoch b (the last
-// scanned epoch), when the chain is verified and such a block exists yet.
-func (s *Scanner) tail(ctx context.Context, b uint64, u *unitResult) error {
-	if u.unchained {
+// chainEnd is the last block root the reduce saw (haveRoot false when the
+// last epoch with blocks had unverified roots).
+type chainEnd struct {
+	haveRoot bool
+	root     [32]byte
+	epoch    uint64
+}
+
+// tail checks that the first block after epoch b (the last scanned epoch)
+// has the last block found as its parent, so the interval's last block is
+// covered by the chain check too. Skipped when the roots are unknown, and
+// with a warning when no such block exists yet.
+func (s *Scanner) tail(ctx context.Context, b uint64, end chainEnd) error {
+	if !end.haveRoot {
 		return nil
 	}
 	for slot := (b + 1) * slotsPerEpoch; slot < (b+1)*slotsPerEpoch+tailSearch; slot++ {
@@ -464,13 +524,17 @@ func (s *Scanner) tail(ctx context.Context, b uint64, u *unitResult) error {
 		if err != nil {
 			return fmt.Errorf("block after the last epoch: %w", err)
 		}
-		if blk != nil {
-			if blk.Root == (phase0.Root{}) {
-				return nil
-			}
-			u.tail, u.tailParent = true, blk.ParentRoot
+		if blk == nil {
+			continue
+		}
+		if blk.Root == (phase0.Root{}) {
 			return nil
 		}
+		if blk.ParentRoot != end.root {
+			return fmt.Errorf("the first block after epoch %d (slot %d) has parent %#x, not the last block found (root %#x, epoch %d): a block is missing or wrong",
+				b, blk.Slot, blk.ParentRoot, end.root, end.epoch)
+		}
+		return nil
 	}
 	s.log.Warn().Uint64("epoch", b).Msg("no block after the last scanned epoch yet: its last block is not chain-checked")
 	return nil
@@ -506,12 +570,18 @@ type pendingDuty struct {
 	validator, slot, incl uint64
 }
 
-// reduce folds the stored units, in epoch order, into the duty record.
-func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) (*rewards.DutyRecord, []EpochDigest, error) {
+// reduce folds the stored units, in epoch order, into the duty record of
+// the validators of set, with duties in epochs startEpoch..endEpoch. Each
+// unit is restricted to set (and, for the last unit, to the previous
+// epoch's inclusions) before use; its digest is the sha256 of that
+// restricted body, so it does not depend on which sets the units were
+// scanned for.
+func (s *Scanner) reduce(run string, iv Interval, startEpoch, endEpoch, lastEpoch uint64, set *validatorSet) (*rewards.DutyRecord, []EpochDigest, chainEnd, error) {
 	bld := rewards.NewDutyRecordBuilder(iv.Index, iv.StartSlot, iv.EndSlot)
 	var prev []pendingDuty
 	next := startEpoch
 	var digests []EpochDigest
+	var end chainEnd
 	apply := func(list []pendingDuty, inc unitInclusion) error {
 		i, ok := slices.BinarySearchFunc(list, inc.validator, func(p pendingDuty, v uint64) int { return cmpU(p.validator, v) })
 		if !ok || list[i].slot != inc.dutySlot {
@@ -531,21 +601,20 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		prev = nil
 		return nil
 	}
-	var lastRoot [32]byte
-	var lastEpoch0 uint64
-	haveRoot := false
-	var tailParent [32]byte
-	tailSeen := false
+	var body []byte
 	err := s.p.store.Epochs(run, func(e store.Epoch) error {
+		if e.Epoch < startEpoch {
+			return fmt.Errorf("stored epoch %d before the first epoch %d", e.Epoch, startEpoch)
+		}
+		if e.Epoch > lastEpoch {
+			// Scanned ahead past the end (the interval ended earlier than the
+			// scan went): not part of this record.
+			return nil
+		}
 		if e.Epoch != next {
 			return fmt.Errorf("stored epochs are not contiguous: expected %d, found %d", next, e.Epoch)
 		}
-		if e.Epoch > lastEpoch {
-			return fmt.Errorf("stored epoch %d beyond the last epoch %d", e.Epoch, lastEpoch)
-		}
 		next++
-		digests = append(digests, EpochDigest{Epoch: e.Epoch, Digest: "0x" + hex.EncodeToString(e.Digest[:])})
-		s.log.Debug().Uint64("epoch", e.Epoch).Str("digest", digests[len(digests)-1].Digest).Msg("epoch digest")
 		u, err := decodeUnit(e.Result)
 		if err != nil {
 			return fmt.Errorf("epoch %d: %w", e.Epoch, err)
@@ -553,19 +622,32 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		if u.epoch != e.Epoch {
 			return fmt.Errorf("epoch %d: stored result is for epoch %d", e.Epoch, u.epoch)
 		}
-		if u.chained {
-			if haveRoot && u.firstParent != lastRoot {
-				return fmt.Errorf("blocks of epoch %d do not continue the chain of epoch %d (parent %#x, last root %#x): a block is missing or wrong",
-					e.Epoch, lastEpoch0, u.firstParent, lastRoot)
+		last := e.Epoch == lastEpoch
+		var digest [32]byte
+		if u.set == set.digest && !last {
+			digest = sha256.Sum256(e.Result[unitHeader:])
+		} else {
+			u.restrict(set.bits, last)
+			if body, err = u.encodeBody(body[:0]); err != nil {
+				return fmt.Errorf("epoch %d: %w", e.Epoch, err)
 			}
-			lastRoot, lastEpoch0, haveRoot = u.lastRoot, e.Epoch, true
+			digest = sha256.Sum256(body)
+		}
+		digests = append(digests, EpochDigest{Epoch: e.Epoch, Digest: "0x" + hex.EncodeToString(digest[:])})
+		s.log.Debug().Uint64("epoch", e.Epoch).Str("digest", digests[len(digests)-1].Digest).Msg("epoch digest")
+		if u.chained {
+			if end.haveRoot && u.firstParent != end.root {
+				return fmt.Errorf("blocks of epoch %d do not continue the chain of epoch %d (parent %#x, last root %#x): a block is missing or wrong",
+					e.Epoch, end.epoch, u.firstParent, end.root)
+			}
+			end = chainEnd{haveRoot: true, root: u.lastRoot, epoch: e.Epoch}
 		} else if u.unchained {
-			haveRoot = false
+			end.haveRoot = false
 		}
-		if u.tail {
-			tailSeen, tailParent = true, u.tailParent
+		var cur []pendingDuty
+		if e.Epoch <= endEpoch {
+			cur = make([]pendingDuty, len(u.duties))
 		}
-		cur := make([]pendingDuty, len(u.duties))
 		for i, d := range u.duties {
 			if d.slot/slotsPerEpoch != u.epoch {
 				return fmt.Errorf("epoch %d: duty of validator %d at slot %d outside the epoch", e.Epoch, d.validator, d.slot)
@@ -573,7 +655,9 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 			if i > 0 && u.duties[i-1].validator >= d.validator {
 				return fmt.Errorf("epoch %d: duties not sorted or validator %d listed twice", e.Epoch, d.validator)
 			}
-			cur[i] = pendingDuty{validator: d.validator, slot: d.slot}
+			if cur != nil {
+				cur[i] = pendingDuty{validator: d.validator, slot: d.slot}
+			}
 		}
 		for _, inc := range u.inclusions {
 			var err error
@@ -599,28 +683,25 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, lastEpoch uint64) 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reduce stored epochs: %w", err)
+		return nil, nil, end, fmt.Errorf("reduce stored epochs: %w", err)
 	}
 	if next != lastEpoch+1 {
-		return nil, nil, fmt.Errorf("reduce stored epochs: epochs %d..%d missing", next, lastEpoch)
-	}
-	if tailSeen && haveRoot && tailParent != lastRoot {
-		return nil, nil, fmt.Errorf("reduce stored epochs: the first block after epoch %d has parent %#x, not the last block found (root %#x, epoch %d): a block is missing or wrong",
-			lastEpoch, tailParent, lastRoot, lastEpoch0)
+		return nil, nil, end, fmt.Errorf("reduce stored epochs: epochs %d..%d missing", next, lastEpoch)
 	}
 	if err := flush(); err != nil {
-		return nil, nil, err
+		return nil, nil, end, err
 	}
 	rec := bld.Build()
 	if err := rec.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("duty record: %w", err)
+		return nil, nil, end, fmt.Errorf("duty record: %w", err)
 	}
-	return rec, digests, nil
+	return rec, digests, end, nil
 }
 
 type metrics struct {
 	epochs     prometheus.Counter
 	resumed    prometheus.Counter
+	rescanned  prometheus.Counter
 	blocks     prometheus.Counter
 	epochTime  prometheus.Histogram
 	committees prometheus.Histogram
@@ -635,6 +716,8 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Help: "Block epochs scanned and stored."}),
 		resumed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epochs_resumed_total",
 			Help: "Block epochs taken from the store instead of being scanned."}),
+		rescanned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epochs_rescanned_total",
+			Help: "Stored block epochs scanned again for validators that joined the protocol while already active."}),
 		blocks: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "watchtower", Subsystem: "scan", Name: "blocks_total",
 			Help: "Blocks fetched and decoded."}),
 		epochTime: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "watchtower", Subsystem: "scan", Name: "epoch_duration_seconds",
@@ -642,7 +725,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		committees: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "watchtower", Subsystem: "scan", Name: "committees_duration_seconds",
 			Help: "Time to obtain one epoch's committees and protocol duties.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
-	for _, c := range []prometheus.Collector{m.epochs, m.resumed, m.blocks, m.epochTime, m.committees} {
+	for _, c := range []prometheus.Collector{m.epochs, m.resumed, m.rescanned, m.blocks, m.epochTime, m.committees} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("register scan metrics: %w", err)
 		}

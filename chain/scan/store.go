@@ -25,18 +25,19 @@ var _ Store = (*store.Store)(nil)
 // Results are kept zstd-compressed (a mainnet interval's units are ~880 MB
 // raw, ~2.5x smaller compressed); digests are of the raw bytes.
 type memStore struct {
-	mu   sync.Mutex
-	runs map[string]map[uint64][]byte
-	meta map[string][]byte
-	enc  *zstd.Encoder
-	dec  *zstd.Decoder
+	mu    sync.Mutex
+	runs  map[string]map[uint64][]byte
+	meta  map[string][]byte
+	blobs map[string]map[string][]byte
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
 }
 
 func newMemStore() *memStore {
 	// Neither constructor fails with these options.
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-	return &memStore{runs: map[string]map[uint64][]byte{}, meta: map[string][]byte{}, enc: enc, dec: dec}
+	return &memStore{runs: map[string]map[uint64][]byte{}, meta: map[string][]byte{}, blobs: map[string]map[string][]byte{}, enc: enc, dec: dec}
 }
 
 func (m *memStore) unpack(epoch uint64, v []byte) ([]byte, error) {
@@ -68,6 +69,34 @@ func (m *memStore) OpenRun(run string, first uint64, meta []byte) (uint64, error
 }
 
 func (m *memStore) PutEpoch(run string, epoch uint64, result []byte) error {
+	return m.put(run, epoch, result, false)
+}
+
+func (m *memStore) ReplaceEpoch(run string, epoch uint64, result []byte) error {
+	return m.put(run, epoch, result, true)
+}
+
+func (m *memStore) PutBlob(run, key string, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.runs[run]; !ok {
+		return fmt.Errorf("run %s not opened", run)
+	}
+	if m.blobs[run] == nil {
+		m.blobs[run] = map[string][]byte{}
+	}
+	m.blobs[run][key] = slices.Clone(value)
+	return nil
+}
+
+func (m *memStore) Blob(run, key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.blobs[run][key]
+	return slices.Clone(v), ok, nil
+}
+
+func (m *memStore) put(run string, epoch uint64, result []byte, replace bool) error {
 	packed := []byte{} // non-nil: OpenRun's watermark looks for nil
 	if len(result) > 0 {
 		packed = m.enc.EncodeAll(result, nil)
@@ -78,7 +107,7 @@ func (m *memStore) PutEpoch(run string, epoch uint64, result []byte) error {
 	if !ok {
 		return fmt.Errorf("run %s not opened", run)
 	}
-	if old, ok := r[epoch]; ok {
+	if old, ok := r[epoch]; ok && !replace {
 		raw, err := m.unpack(epoch, old)
 		if err != nil {
 			return err
