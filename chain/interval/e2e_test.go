@@ -261,3 +261,48 @@ func checkOpenInterval(t *testing.T, sn *simtest.Net) {
 		t.Fatalf("dry run EL end %d at %d", got.ExecutionEndBlock, got.ELEndTime)
 	}
 }
+
+// The daemon's incremental path: a generator scans the running interval's finalized epochs at every epoch
+// (ScanAhead); when the interval is due and final, generation finds nearly every epoch stored and gives the root
+// the oDAO agrees on, with the same per-epoch digests as a generation from scratch.
+func TestScanAheadDuringIntervals(t *testing.T) {
+	var g *interval.Generator
+	aheads := 0
+	simtest.Build(t, "electra", [3]int{11, 11, 11}, simtest.Hooks{
+		Epoch: func(sn *simtest.Net, slot uint64) {
+			if g == nil {
+				g = generator(t, sn, runConfig{urls: sn.URLs, concurrency: 4, storePath: filepath.Join(t.TempDir(), "scan.db")})
+			}
+			a, err := g.ScanAhead(context.Background(), 1)
+			if err != nil {
+				t.Fatalf("scan ahead at slot %d: %v", slot, err)
+			}
+			if a.Scan != nil && a.Scan.Scanned > 0 {
+				aheads++
+			}
+		},
+		Open: func(sn *simtest.Net, index int64, expected common.Hash) {
+			out, err := g.Generate(context.Background(), index)
+			if err != nil {
+				t.Fatalf("interval %d: %v", index, err)
+			}
+			if out.Files.Root != expected {
+				t.Fatalf("interval %d after scanning ahead: root %s, want %s", index, out.Files.Root.Hex(), expected.Hex())
+			}
+			if total := out.Scan.Scanned + out.Scan.Resumed; out.Scan.Scanned > 3 || out.Scan.Resumed < total-3 {
+				t.Fatalf("interval %d: %d of %d block epochs left for the end, want at most 3", index, out.Scan.Scanned, total)
+			}
+			t.Logf("interval %d: %d block epochs scanned at the end, %d stored ahead", index, out.Scan.Scanned, out.Scan.Resumed)
+			fresh := generate(t, sn, index, runConfig{urls: sn.URLs, concurrency: 4})
+			if fresh.Scan.RecordDigest != out.Scan.RecordDigest {
+				t.Fatalf("interval %d: record digest %s after scanning ahead, %s from scratch", index, out.Scan.RecordDigest, fresh.Scan.RecordDigest)
+			}
+			if e, differ := scan.FirstDivergence(out.Scan.EpochDigests, fresh.Scan.EpochDigests); differ {
+				t.Fatalf("interval %d: epoch digests diverge from scratch at epoch %d", index, e)
+			}
+		},
+	})
+	if aheads < 6 {
+		t.Fatalf("only %d scan-ahead calls scanned anything", aheads)
+	}
+}

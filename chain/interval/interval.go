@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"sync"
 	"time"
 
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
@@ -97,6 +98,10 @@ func (o *Output) Matches() bool {
 type Generator struct {
 	log zerolog.Logger
 	p   *parameters
+
+	aheadMu   sync.Mutex
+	aheadLast uint64 // finalized epoch of the last ScanAhead
+	aheadHave bool
 }
 
 // New builds a Generator.
@@ -183,12 +188,7 @@ func (g *Generator) Generate(ctx context.Context, index int64) (*Output, error) 
 			return nil, err
 		}
 	}
-	protocol := make([]phase0.ValidatorIndex, 0, len(snap.Validators))
-	for _, v := range snap.Validators {
-		protocol = append(protocol, phase0.ValidatorIndex(v.Index))
-	}
-	sort.Slice(protocol, func(i, j int) bool { return protocol[i] < protocol[j] })
-	iv := scan.Interval{Index: t.Index, StartSlot: t.ConsensusStartBlock, EndSlot: t.ConsensusEndBlock, Withdrawals: rewards.NeedsWithdrawals(snap.Network, t.Index, ruleset)}
+	iv, protocol := scanInput(t, snap, ruleset)
 	startEpoch, _, lastEpoch, err := scan.EpochRange(t.ConsensusStartBlock, t.ConsensusEndBlock, cc.slotsPerEpoch)
 	if err != nil {
 		return nil, err
@@ -229,6 +229,91 @@ func (g *Generator) Generate(ctx context.Context, index int64) (*Output, error) 
 		out.Differences = CompareSubmission(canonical, SubmissionOf(t, result, files))
 	}
 	log.Info().Str("root", files.Root.Hex()).Int("ruleset", result.Ruleset).Dur("took", time.Since(start)).Msg("interval generated")
+	return out, nil
+}
+
+// scanInput is the scanner's view of an interval: its bounds and the protocol validators' indices, sorted.
+func scanInput(t *Timing, snap *rewards.Snapshot, ruleset int) (scan.Interval, []phase0.ValidatorIndex) {
+	protocol := make([]phase0.ValidatorIndex, 0, len(snap.Validators))
+	for _, v := range snap.Validators {
+		protocol = append(protocol, phase0.ValidatorIndex(v.Index))
+	}
+	sort.Slice(protocol, func(i, j int) bool { return protocol[i] < protocol[j] })
+	return scan.Interval{Index: t.Index, StartSlot: t.ConsensusStartBlock, EndSlot: t.ConsensusEndBlock,
+		Withdrawals: rewards.NeedsWithdrawals(snap.Network, t.Index, ruleset)}, protocol
+}
+
+// Ahead is what ScanAhead did.
+type Ahead struct {
+	Index uint64
+	// Finalized is the finalized epoch; block epochs FirstEpoch..LastEpoch (= Finalized-1) are now stored.
+	Finalized             uint64
+	FirstEpoch, LastEpoch uint64
+	Validators            int
+	Scan                  *scan.AheadResult
+	// Skipped: nothing new was finalized since the previous call.
+	Skipped bool
+}
+
+// ScanAhead scans the finalized epochs of the running interval into the scan store, so that at the interval's
+// end only its last epochs remain (issue 7's incremental worker). The protocol validators are read at the latest
+// finalized block (the dry-run snapshot); validators that join later are added by the final scan, which rescans
+// an epoch only where such a validator already had a duty. It does nothing until at least minNew epochs were
+// finalized since its last run (minNew 0 counts as 1).
+func (g *Generator) ScanAhead(ctx context.Context, minNew uint64) (*Ahead, error) {
+	as, ok := g.p.scanner.(AheadScanner)
+	if !ok {
+		return nil, errors.New("scan ahead: the scanner cannot scan ahead")
+	}
+	finalized, err := g.p.cl.FinalizedEpoch(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scan ahead: read finalized epoch: %w", err)
+	}
+	g.aheadMu.Lock()
+	last, have := g.aheadLast, g.aheadHave
+	g.aheadMu.Unlock()
+	if finalized == 0 || (have && uint64(finalized) < last+max(minNew, 1)) {
+		return &Ahead{Finalized: uint64(finalized), Skipped: true}, nil
+	}
+	cc, err := g.chainConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, _, _, err := g.timing(ctx, cc, DryRun)
+	if err != nil {
+		return nil, fmt.Errorf("scan ahead: %w", err)
+	}
+	// Right after an execution the finalized EL block still sees the previous interval: wait for finality to
+	// pass the execution.
+	if info, err := g.p.el.IntervalInfo(ctx, t.ExecutionEndBlock); err != nil {
+		return nil, fmt.Errorf("scan ahead: %w", err)
+	} else if info.RewardIndex != t.Index {
+		return &Ahead{Index: t.Index, Finalized: uint64(finalized), Skipped: true}, nil
+	}
+	snap, err := g.snapshot(ctx, cc, t)
+	if err != nil {
+		return nil, fmt.Errorf("scan ahead: %w", err)
+	}
+	ruleset := g.p.ruleset
+	if ruleset == 0 {
+		if ruleset, err = rewards.RulesetFor(snap.Network, snap.Index); err != nil {
+			return nil, err
+		}
+	}
+	iv, protocol := scanInput(t, snap, ruleset)
+	iv.EndSlot = 0
+	out := &Ahead{Index: t.Index, Finalized: uint64(finalized), FirstEpoch: iv.StartSlot / cc.slotsPerEpoch, Validators: len(protocol)}
+	// Blocks of epochs before the finalized one are final; the state at the dry-run snapshot slot (the last slot
+	// of epoch finalized-1) gives their committees.
+	out.LastEpoch = uint64(finalized) - 1
+	if out.LastEpoch >= out.FirstEpoch {
+		if out.Scan, err = as.ScanAhead(ctx, iv, phase0.Slot(t.SnapshotSlot), out.LastEpoch, protocol); err != nil {
+			return nil, fmt.Errorf("scan ahead in interval %d: %w", t.Index, err)
+		}
+	}
+	g.aheadMu.Lock()
+	g.aheadLast, g.aheadHave = uint64(finalized), true
+	g.aheadMu.Unlock()
 	return out, nil
 }
 

@@ -21,6 +21,12 @@ type DutyScanner interface {
 	ScanDuties(ctx context.Context, iv scan.Interval, stateSlot phase0.Slot, protocol []phase0.ValidatorIndex, counts func(scanned, resumed, blocks uint64)) (*scan.Result, error)
 }
 
+// AheadScanner scans the finalized epochs of a running interval ahead of its end (BeaconScanner implements it):
+// units of block epochs from iv's start through lastEpoch, committees from the state at stateSlot.
+type AheadScanner interface {
+	ScanAhead(ctx context.Context, iv scan.Interval, stateSlot phase0.Slot, lastEpoch uint64, protocol []phase0.ValidatorIndex) (*scan.AheadResult, error)
+}
+
 // ScannerConfig configures BeaconScanner.
 type ScannerConfig struct {
 	// Committees is scan.CommitteesLocal (default), CommitteesAPI or CommitteesChecked.
@@ -54,27 +60,49 @@ func NewBeaconScanner(svc *beacon.Service, cfg ScannerConfig) (*BeaconScanner, e
 	return &BeaconScanner{svc: svc, cfg: cfg}, nil
 }
 
-// ScanDuties implements DutyScanner.
-func (b *BeaconScanner) ScanDuties(ctx context.Context, iv scan.Interval, stateSlot phase0.Slot, protocol []phase0.ValidatorIndex, counts func(scanned, resumed, blocks uint64)) (*scan.Result, error) {
+// scanner builds a chain/scan scanner over the node with committees from the state at stateSlot; done closes
+// its store.
+func (b *BeaconScanner) scanner(ctx context.Context, stateSlot phase0.Slot, reg prometheus.Registerer) (sc *scan.Scanner, done func(), err error) {
 	cp, err := scan.CommitteesFromBeacon(ctx, b.svc, stateSlot, b.cfg.Committees)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	reg := prometheus.NewRegistry()
 	params := []scan.Parameter{scan.WithCommittees(cp), scan.WithBlocks(b.svc), scan.WithConcurrency(b.cfg.Concurrency),
 		scan.WithBlockConcurrency(b.cfg.BlockConcurrency), scan.WithRegisterer(reg), scan.WithLogger(b.cfg.Logger)}
+	done = func() {}
 	if b.cfg.StorePath != "" {
 		st, err := store.New(ctx, store.WithPath(b.cfg.StorePath), store.WithLogger(b.cfg.Logger))
 		if err != nil {
-			return nil, fmt.Errorf("open scan store: %w", err)
+			return nil, nil, fmt.Errorf("open scan store: %w", err)
 		}
-		defer st.Close()
+		done = func() { _ = st.Close() }
 		params = append(params, scan.WithStore(st))
 	}
-	sc, err := scan.New(ctx, params...)
-	if err != nil {
-		return nil, fmt.Errorf("create scanner: %w", err)
+	if sc, err = scan.New(ctx, params...); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("create scanner: %w", err)
 	}
+	return sc, done, nil
+}
+
+// ScanAhead implements AheadScanner.
+func (b *BeaconScanner) ScanAhead(ctx context.Context, iv scan.Interval, stateSlot phase0.Slot, lastEpoch uint64, protocol []phase0.ValidatorIndex) (*scan.AheadResult, error) {
+	sc, done, err := b.scanner(ctx, stateSlot, prometheus.NewRegistry())
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return sc.ScanEpochs(ctx, iv, lastEpoch, protocol)
+}
+
+// ScanDuties implements DutyScanner.
+func (b *BeaconScanner) ScanDuties(ctx context.Context, iv scan.Interval, stateSlot phase0.Slot, protocol []phase0.ValidatorIndex, counts func(scanned, resumed, blocks uint64)) (*scan.Result, error) {
+	reg := prometheus.NewRegistry()
+	sc, closeStore, err := b.scanner(ctx, stateSlot, reg)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
 	done := make(chan struct{})
 	stopped := make(chan struct{})
 	if counts != nil {

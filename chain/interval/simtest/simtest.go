@@ -239,6 +239,8 @@ type Hooks struct {
 	Open func(sn *Net, index int64, expected common.Hash)
 	// Executed: 100 slots after the snapshot slot, after two of three members voted expected and it executed.
 	Executed func(sn *Net, index int64, root common.Hash)
+	// Epoch, if set, runs at the first slot of every epoch the network advances through (a daemon's tick).
+	Epoch func(sn *Net, slot uint64)
 }
 
 // Build drives the network through three intervals, each agreed by the oDAO on the independently computed
@@ -259,6 +261,10 @@ func Build(t testing.TB, fork string, rulesets [3]int, h Hooks, opts ...Option) 
 			if f, ok := income[s]; ok {
 				sn.Advance(t, s-1)
 				f()
+			}
+			if h.Epoch != nil && s%32 == 0 {
+				sn.Advance(t, s)
+				h.Epoch(sn, s)
 			}
 		}
 		sn.Advance(t, target)
