@@ -43,6 +43,8 @@ type Config struct {
 	Log          Log       `yaml:"log"`
 	// TickPeriod is how often the rewards duty runs.
 	TickPeriod time.Duration `yaml:"tick-period" desc:"how often the rewards duty runs"`
+	// ScanAheadEvery: scan the running interval's finalized epochs ahead of its end every N new epochs.
+	ScanAheadEvery uint64 `yaml:"scan-ahead-every" desc:"scan the running interval's finalized epochs into the scan store whenever N new epochs are finalized (0: only at the interval's end)"`
 }
 
 type Execution struct {
@@ -104,7 +106,7 @@ type Log struct {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Network: "mainnet", CatchUp: true, TickPeriod: time.Minute,
+		Network: "mainnet", CatchUp: true, TickPeriod: time.Minute, ScanAheadEvery: 1,
 		Tx:        Tx{MaxFeeGwei: 100, MaxPriorityFeeGwei: 1, BumpAfterBlocks: 3, BumpPercent: 20, Timeout: 30 * time.Minute, PollInterval: 6 * time.Second},
 		IPFS:      IPFS{Attempts: 8, Deadline: 30 * time.Minute},
 		Megapool:  Megapool{Enabled: true},

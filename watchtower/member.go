@@ -55,8 +55,11 @@ type MemberConfig struct {
 	GenerateOnly bool
 	// CatchUp generates the previous interval when it was executed before this member generated it.
 	CatchUp bool
-	Tx      TxConfig
-	Log     zerolog.Logger
+	// ScanAheadEvery scans the running interval's finalized epochs into the scan store whenever this many new
+	// epochs were finalized, so the end of the interval only has its last epochs left (0: off).
+	ScanAheadEvery uint64
+	Tx             TxConfig
+	Log            zerolog.Logger
 	// GenerateGate, if set, wraps every interval generation (the simulation pauses its chain meanwhile).
 	GenerateGate func(func() error) error
 	Observers    []rewardsduty.Observer
@@ -101,6 +104,20 @@ func (g gatedGenerator) Generate(ctx context.Context, index int64) (*interval.Ou
 	err := g.gate(func() error {
 		var err error
 		out, err = g.g.Generate(ctx, index)
+		return err
+	})
+	return out, err
+}
+
+// ScanAhead implements rewardsduty.AheadScanner, inside the gate like Generate.
+func (g gatedGenerator) ScanAhead(ctx context.Context, minNew uint64) (*interval.Ahead, error) {
+	if g.gate == nil {
+		return g.g.ScanAhead(ctx, minNew)
+	}
+	var out *interval.Ahead
+	err := g.gate(func() error {
+		var err error
+		out, err = g.g.ScanAhead(ctx, minNew)
 		return err
 	})
 	return out, err
@@ -242,7 +259,7 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	params := []rewardsduty.Parameter{rewardsduty.WithLogger(log), rewardsduty.WithGenerator(gatedGenerator{g: gen, gate: cfg.GenerateGate}),
 		rewardsduty.WithProtocol(contracts), rewardsduty.WithSender(sender), rewardsduty.WithState(m.State),
 		rewardsduty.WithOutputDir(cfg.OutDir), rewardsduty.WithNetwork(cfg.Network), rewardsduty.WithGenerateOnly(cfg.GenerateOnly),
-		rewardsduty.WithHooks(hooks), rewardsduty.WithCatchUp(cfg.CatchUp)}
+		rewardsduty.WithHooks(hooks), rewardsduty.WithCatchUp(cfg.CatchUp), rewardsduty.WithScanAhead(cfg.ScanAheadEvery)}
 	for _, o := range cfg.Observers {
 		params = append(params, rewardsduty.WithObserver(o))
 	}

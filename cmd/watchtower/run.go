@@ -91,7 +91,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, log zerolog.Logger) erro
 		Name: "self", ELURL: cfg.Execution.URL, BeaconURLs: cfg.Beacon.URLs,
 		Storage: common.HexToAddress(cfg.Contracts.RocketStorage), Network: cfg.Network, Ruleset: cfg.Ruleset,
 		DataDir: cfg.DataDir, OutDir: cfg.OutputDir, Keystore: cfg.Wallet.Keystore, PasswordFile: cfg.Wallet.PasswordFile,
-		From: cfg.Wallet.From, GenerateOnly: cfg.GenerateOnly, CatchUp: cfg.CatchUp,
+		From: cfg.Wallet.From, GenerateOnly: cfg.GenerateOnly, CatchUp: cfg.CatchUp, ScanAheadEvery: cfg.ScanAheadEvery,
 		Tx: watchtower.TxConfig{MaxFeeCap: config.Gwei(cfg.Tx.MaxFeeGwei), BumpAfterBlocks: cfg.Tx.BumpAfterBlocks,
 			BumpPercent: cfg.Tx.BumpPercent, Timeout: cfg.Tx.Timeout, PollInterval: cfg.Tx.PollInterval},
 		Log: log, Observers: []rewardsduty.Observer{m}, TxObservers: []txmgr.Observer{m},

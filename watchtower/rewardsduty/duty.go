@@ -42,6 +42,18 @@ type Sender interface {
 	Resume(ctx context.Context, duty string, txs []*types.Transaction, req txmgr.Request) (*txmgr.Pending, error)
 }
 
+// AheadScanner is implemented by generators that scan the running interval's finalized epochs ahead of its end
+// (chain/interval.Generator): at the end only the last epochs, the snapshot, the tree and the vote remain.
+type AheadScanner interface {
+	ScanAhead(ctx context.Context, minNew uint64) (*interval.Ahead, error)
+}
+
+// ScanObserver receives the scan-ahead progress (metrics): the last stored block epoch, the finalized epoch,
+// and the finalized epochs of the interval not yet scanned.
+type ScanObserver interface {
+	ScanProgress(lastScanned, finalized, lag uint64)
+}
+
 // Observer receives duty events (metrics).
 type Observer interface {
 	IntervalGenerated(index uint64, root common.Hash)
@@ -67,6 +79,7 @@ type parameters struct {
 	voteGasFloor uint64
 	observers    []Observer
 	hooks        Hooks
+	aheadEvery   uint64
 }
 
 // Hooks are test points (kill -9 tests crash the process at them).
@@ -112,6 +125,12 @@ func WithVoteGasFloor(g uint64) Parameter {
 	return parameterFunc(func(p *parameters) { p.voteGasFloor = g })
 }
 
+// WithScanAhead scans the running interval's finalized epochs ahead of its end whenever at least every new
+// epochs were finalized (0, the default, turns it off). The generator must implement AheadScanner.
+func WithScanAhead(every uint64) Parameter {
+	return parameterFunc(func(p *parameters) { p.aheadEvery = every })
+}
+
 // WithMember sets the member address checked for membership and votes (default: the sender's address).
 func WithMember(a common.Address) Parameter { return parameterFunc(func(p *parameters) { p.self = a }) }
 
@@ -141,6 +160,9 @@ func New(ctx context.Context, params ...Parameter) (*Duty, error) {
 		return nil, errors.New("rewards duty: no output directory specified")
 	case p.sender == nil && !p.genOnly:
 		return nil, errors.New("rewards duty: no transaction sender specified (or use generate-only)")
+	}
+	if _, ok := p.gen.(AheadScanner); p.aheadEvery > 0 && !ok {
+		return nil, errors.New("rewards duty: scan-ahead asked for but the generator cannot scan ahead")
 	}
 	if p.self == (common.Address{}) && p.sender != nil {
 		p.self = p.sender.Address()
@@ -176,6 +198,7 @@ func (d *Duty) Tick(ctx context.Context) (*Result, error) {
 		out, err := d.p.gen.Generate(ctx, int64(idx))
 		if errors.Is(err, interval.ErrNotDue) || errors.Is(err, interval.ErrNotFinalized) {
 			log.Debug().Err(err).Msg("interval not ready")
+			d.scanAhead(ctx, log)
 			return &Result{Index: idx, Waiting: true}, nil
 		}
 		if err != nil {
@@ -215,6 +238,35 @@ func (d *Duty) Tick(ctx context.Context) (*Result, error) {
 	}
 	res.Phase = rec.Phase
 	return res, nil
+}
+
+// scanAhead stores the finalized epochs of the running interval. It never fails the tick: a failed attempt is
+// logged and retried at the next tick, and the final generation scans whatever is missing.
+func (d *Duty) scanAhead(ctx context.Context, log zerolog.Logger) {
+	as, ok := d.p.gen.(AheadScanner)
+	if d.p.aheadEvery == 0 || !ok {
+		return
+	}
+	a, err := as.ScanAhead(ctx, d.p.aheadEvery)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn().Err(err).Msg("scan ahead failed; retrying at the next tick")
+		}
+		return
+	}
+	if a.Skipped {
+		return
+	}
+	if a.Scan != nil {
+		log.Info().Uint64("finalized_epoch", a.Finalized).Uint64("first_epoch", a.FirstEpoch).Uint64("last_epoch", a.LastEpoch).
+			Int("validators", a.Validators).Int("scanned", a.Scan.Scanned).Int("rescanned", a.Scan.Rescanned).Int("kept", a.Scan.Kept).
+			Msg("scanned ahead")
+	}
+	for _, o := range d.p.observers {
+		if so, ok := o.(ScanObserver); ok {
+			so.ScanProgress(a.LastEpoch, a.Finalized, 0)
+		}
+	}
 }
 
 // record writes the files of a generated interval and persists its record.
