@@ -56,6 +56,7 @@ const DryRun = -1
 type Progress struct {
 	Index              uint64
 	EpochsDone, Epochs uint64 // block epochs scanned or resumed / in the interval
+	Resumed            uint64 // of EpochsDone, taken from the scan store (e.g. scanned ahead during the interval)
 	Blocks             uint64 // blocks fetched so far
 	Elapsed            time.Duration
 }
@@ -203,7 +204,7 @@ func (g *Generator) Generate(ctx context.Context, index int64) (*Output, error) 
 				return
 			}
 			last = time.Now()
-			g.p.progress(Progress{Index: t.Index, EpochsDone: scanned + resumed, Epochs: epochs, Blocks: blocks, Elapsed: time.Since(scanStart)})
+			g.p.progress(Progress{Index: t.Index, EpochsDone: scanned + resumed, Resumed: resumed, Epochs: epochs, Blocks: blocks, Elapsed: time.Since(scanStart)})
 		}
 	}
 	res, err := g.p.scanner.ScanDuties(ctx, iv, phase0.Slot(t.ConsensusEndBlock), protocol, counts)

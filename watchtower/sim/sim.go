@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/odaowatch/watchtower/chain/execution"
+	"github.com/odaowatch/watchtower/chain/interval"
 	simbeacon "github.com/odaowatch/watchtower/chain/simnet/beacon"
 	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 	"github.com/odaowatch/watchtower/watchtower"
@@ -65,6 +67,9 @@ type MemberReport struct {
 	Records []*rewardsduty.Record
 	Pins    []pin.Status
 	Pinned  bool
+	// Final is the scan progress of each interval's final generation: how many of its block epochs were already
+	// stored by scanning ahead while the interval ran.
+	Final map[uint64]interval.Progress
 }
 
 // IntervalReport is one interval's outcome.
@@ -107,7 +112,11 @@ func (r *Report) Print(w io.Writer) {
 					root = rec.Submission.MerkleRoot.Hex()
 				}
 			}
-			fmt.Fprintf(w, "  %-8s %s  root %s\n", m.Name, m.Address.Hex(), root)
+			ahead := ""
+			if p, ok := m.Final[iv.Index]; ok {
+				ahead = fmt.Sprintf("  (%d of %d block epochs scanned ahead)", p.Resumed, p.Epochs)
+			}
+			fmt.Fprintf(w, "  %-8s %s  root %s%s\n", m.Name, m.Address.Hex(), root, ahead)
 		}
 		if iv.Executed {
 			fmt.Fprintf(w, "  consensus root %s (executed on chain)\n", iv.Consensus.Hex())
@@ -212,6 +221,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	steps := newLockstep()
 	var members []*watchtower.Member
+	finals := map[string]map[uint64]interval.Progress{}
+	var finalMu sync.Mutex
 	queues := map[string]*pin.Queue{}
 	defer func() {
 		for _, m := range members {
@@ -252,10 +263,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 			queues[acct.Name] = q
 		}
+		final := map[uint64]interval.Progress{}
+		finals[acct.Name] = final
 		m, err := watchtower.NewMember(ctx, watchtower.MemberConfig{
 			Name: acct.Name, ELURL: r.EL.URL(), BeaconURLs: []string{srv.URL()},
 			Storage: r.Net.Deployment.StorageAddress, Multicall: r.Net.Deployment.Multicall,
-			Network: "devnet", DataDir: dir, Keystore: r.Keystores[i], PasswordFile: pw, CatchUp: true,
+			Network: "devnet", DataDir: dir, Keystore: r.Keystores[i], PasswordFile: pw, CatchUp: true, ScanAheadEvery: 1,
+			Progress: func(p interval.Progress) {
+				if p.Epochs > 0 && p.EpochsDone == p.Epochs {
+					finalMu.Lock()
+					final[p.Index] = p
+					finalMu.Unlock()
+				}
+			},
 			Tx:  watchtower.TxConfig{BumpAfterBlocks: 3, PollInterval: 20 * time.Millisecond, Timeout: 30 * time.Second},
 			Log: cfg.Log, GenerateGate: generateGate, Hooks: hooks, Pins: q,
 			WrapSender: func(s rewardsduty.Sender) rewardsduty.Sender {
@@ -407,7 +427,9 @@ loop:
 			return nil, err
 		}
 		sort.Slice(recs, func(i, j int) bool { return recs[i].Index < recs[j].Index })
-		mr := MemberReport{Name: m.Name, Address: m.Tx.Address(), DataDir: m.Cfg.DataDir, Records: recs}
+		finalMu.Lock()
+		mr := MemberReport{Name: m.Name, Address: m.Tx.Address(), DataDir: m.Cfg.DataDir, Records: recs, Final: maps.Clone(finals[m.Name])}
+		finalMu.Unlock()
 		if q, ok := queues[m.Name]; ok {
 			mr.Pinned = true
 			wctx, wc := context.WithTimeout(context.Background(), 20*time.Second)
