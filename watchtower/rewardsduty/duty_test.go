@@ -2,9 +2,11 @@ package rewardsduty
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/odaowatch/watchtower/chain/interval"
+	"github.com/odaowatch/watchtower/chain/scan"
 	"github.com/odaowatch/watchtower/tree"
 	"github.com/odaowatch/watchtower/watchtower/txmgr"
 )
@@ -351,5 +354,57 @@ func TestZstdCopies(t *testing.T) {
 		if err != nil || string(plain) != "content of "+filepath.Base(strings.TrimSuffix(p, ".zst")) {
 			t.Fatalf("%s decompresses to %q (%v)", p, plain, err)
 		}
+	}
+}
+
+// aheadGen is a generator that is never due and scans ahead.
+type aheadGen struct {
+	noGen
+	minNew []uint64
+	fail   bool
+}
+
+func (g *aheadGen) ScanAhead(_ context.Context, minNew uint64) (*interval.Ahead, error) {
+	g.minNew = append(g.minNew, minNew)
+	if g.fail {
+		return nil, errors.New("beacon node down")
+	}
+	return &interval.Ahead{Index: 0, Finalized: 12, FirstEpoch: 3, LastEpoch: 11, Scan: &scan.AheadResult{Scanned: 2, Kept: 7}}, nil
+}
+
+type scanObs struct {
+	Observer
+	last, finalized, lag []uint64
+}
+
+func (o *scanObs) ScanProgress(last, finalized, lag uint64) {
+	o.last, o.finalized, o.lag = append(o.last, last), append(o.finalized, finalized), append(o.lag, lag)
+}
+
+// While the interval is not due, every tick scans ahead (when enabled); a failing scan never fails the tick.
+func TestScanAheadWhileWaiting(t *testing.T) {
+	g := &aheadGen{}
+	obs := &scanObs{}
+	d, _, _ := setup(t, newFakeChain(addr(1)), addr(1), WithGenerator(g), WithScanAhead(4), WithObserver(obs))
+	for range 2 {
+		if r, err := d.Tick(context.Background()); err != nil || !r.Waiting {
+			t.Fatalf("%+v %v", r, err)
+		}
+	}
+	if !slices.Equal(g.minNew, []uint64{4, 4}) || !slices.Equal(obs.last, []uint64{11, 11}) || !slices.Equal(obs.finalized, []uint64{12, 12}) {
+		t.Fatalf("scan ahead calls %v, observed last %v finalized %v", g.minNew, obs.last, obs.finalized)
+	}
+	g.fail = true
+	if r, err := d.Tick(context.Background()); err != nil || !r.Waiting {
+		t.Fatalf("failing scan ahead failed the tick: %+v %v", r, err)
+	}
+	off := &aheadGen{}
+	d, _, _ = setup(t, newFakeChain(addr(1)), addr(1), WithGenerator(off))
+	if _, err := d.Tick(context.Background()); err != nil || len(off.minNew) != 0 {
+		t.Fatalf("scan ahead off: %v, calls %v", err, off.minNew)
+	}
+	if _, err := New(context.Background(), WithGenerator(&noGen{}), WithProtocol(newFakeChain()), WithState(&State{}), WithOutputDir("x"),
+		WithGenerateOnly(true), WithScanAhead(1)); err == nil {
+		t.Fatal("scan ahead accepted with a generator that cannot")
 	}
 }
