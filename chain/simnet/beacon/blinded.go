@@ -36,6 +36,11 @@ func (c *Chain) BlindedBlock(ctx context.Context, s phase0.Slot) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return blindedOf(s, blk)
+}
+
+// blindedOf is the blinded form of the generated block blk at slot s.
+func blindedOf(s phase0.Slot, blk *spec.VersionedSignedBeaconBlock) (any, error) {
 	switch blk.Version {
 	case spec.DataVersionDeneb:
 		m := blk.Deneb.Message
@@ -89,6 +94,12 @@ func (c *Chain) Header(ctx context.Context, s phase0.Slot) (*apiv1.BeaconBlockHe
 	if err != nil {
 		return nil, err
 	}
+	return c.headerOf(s, blk)
+}
+
+// headerOf is the headers-endpoint view of the generated block blk at slot s.
+func (c *Chain) headerOf(s phase0.Slot, blk *spec.VersionedSignedBeaconBlock) (*apiv1.BeaconBlockHeader, error) {
+	var err error
 	var bodyRoot phase0.Root
 	var msg *phase0.BeaconBlockHeader
 	var sig phase0.BLSSignature

@@ -1,6 +1,7 @@
 package beacon
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +19,8 @@ import (
 	apiv1deneb "github.com/attestantio/go-eth2-client/api/v1/deneb"
 	apiv1electra "github.com/attestantio/go-eth2-client/api/v1/electra"
 	"github.com/attestantio/go-eth2-client/spec"
+	"github.com/attestantio/go-eth2-client/spec/deneb"
+	"github.com/attestantio/go-eth2-client/spec/electra"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 	"github.com/rs/zerolog"
 )
@@ -29,6 +32,7 @@ const NodeVersion = "odaowatch-simnet/v0.1.0"
 type Server struct {
 	log    zerolog.Logger
 	chain  *Chain
+	store  *BlockStore
 	faults *faultInjector
 	ln     net.Listener
 	srv    *http.Server
@@ -40,6 +44,7 @@ type serverParameters struct {
 	chain   *Chain
 	address string
 	faults  Faults
+	store   *BlockStore
 }
 
 // ServerParameter configures NewServer.
@@ -68,6 +73,13 @@ func WithListenAddress(a string) ServerParameter {
 // WithFaults enables fault injection.
 func WithFaults(f Faults) ServerParameter {
 	return serverParameterFunc(func(p *serverParameters) { p.faults = f })
+}
+
+// WithBlockStore serves blocks, blinded blocks and headers of the slots the
+// store covers from it (PrepareBlockStore, OpenBlockStore) instead of
+// generating them on request; the store must belong to the server's chain.
+func WithBlockStore(bs *BlockStore) ServerParameter {
+	return serverParameterFunc(func(p *serverParameters) { p.store = bs })
 }
 
 // NewServer starts serving the chain on loopback. Stop it with Stop.
@@ -100,6 +112,7 @@ func NewServer(ctx context.Context, params ...ServerParameter) (*Server, error) 
 	s := &Server{
 		log:    p.log.With().Str("service", "simnet_beacon_server").Logger(),
 		chain:  p.chain,
+		store:  p.store,
 		faults: fi,
 		ln:     ln,
 		done:   make(chan struct{}),
@@ -195,10 +208,16 @@ func writeJSON(w http.ResponseWriter, version string, finalized bool, data any) 
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	body, err := json.Marshal(envelope{Version: version, Finalized: finalized, Data: raw})
+	// The envelope around the encoded data, byte for byte what marshalling
+	// envelope{...} gives, without encoding (re-compacting) the data twice:
+	// a mainnet committees response is ~10 MB.
+	head, err := json.Marshal(envelope{Version: version, Finalized: finalized, Data: json.RawMessage("null")})
 	if err != nil {
 		return fmt.Errorf("encode envelope: %w", err)
 	}
+	head = bytes.TrimSuffix(head, []byte("null}"))
+	body := make([]byte, 0, len(head)+len(raw)+1)
+	body = append(append(append(body, head...), raw...), '}')
 	w.Header().Set("Content-Type", "application/json")
 	if version != "" {
 		w.Header().Set("Eth-Consensus-Version", version)
@@ -664,6 +683,10 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if s.store != nil && s.store.has(slot) {
+		s.fromStore(w, r, slot, partFull)
+		return
+	}
 	blk, err := s.chain.Block(r.Context(), slot)
 	if err != nil {
 		s.fail(w, err)
@@ -707,6 +730,10 @@ func (s *Server) blindedBlock(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if s.store != nil && s.store.has(slot) {
+		s.fromStore(w, r, slot, partBlinded)
+		return
+	}
 	blk, err := s.chain.BlindedBlock(r.Context(), slot)
 	if err != nil {
 		s.fail(w, err)
@@ -729,6 +756,10 @@ func (s *Server) header(w http.ResponseWriter, r *http.Request) {
 	slot, err := s.blockSlot(r.PathValue("block_id"))
 	if err != nil {
 		s.fail(w, err)
+		return
+	}
+	if s.store != nil && s.store.has(slot) {
+		s.fromStore(w, r, slot, partHeader)
 		return
 	}
 	h, err := s.chain.Header(r.Context(), slot)
@@ -784,4 +815,49 @@ func (s *Server) proposerDuties(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(body)
+}
+
+// fromStore answers a block, blinded-block or header request from the block
+// store: SSZ bytes as stored, JSON encoded from the decoded block (as a node
+// encodes its stored SSZ blocks on request).
+func (s *Server) fromStore(w http.ResponseWriter, r *http.Request, slot phase0.Slot, part int) {
+	raw, err := s.store.read(slot, part)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if part == partHeader {
+		if err := writeJSON(w, "", s.isFinalized(slot), json.RawMessage(raw)); err != nil {
+			s.fail(w, err)
+		}
+		return
+	}
+	v := s.chain.VersionAt(slot)
+	if wantsSSZ(r) {
+		if err := writeSSZ(w, v.String(), raw); err != nil {
+			s.log.Debug().Err(err).Msg("write stored block")
+		}
+		return
+	}
+	var data interface {
+		MarshalSSZ() ([]byte, error)
+		UnmarshalSSZ([]byte) error
+	}
+	switch {
+	case v == spec.DataVersionDeneb && part == partFull:
+		data = &deneb.SignedBeaconBlock{}
+	case v == spec.DataVersionDeneb:
+		data = &apiv1deneb.SignedBlindedBeaconBlock{}
+	case part == partFull:
+		data = &electra.SignedBeaconBlock{}
+	default:
+		data = &apiv1electra.SignedBlindedBeaconBlock{}
+	}
+	if err := data.UnmarshalSSZ(raw); err != nil {
+		s.fail(w, fmt.Errorf("decode stored block at slot %d: %w", slot, err))
+		return
+	}
+	if err := writeJSON(w, v.String(), s.isFinalized(slot), data); err != nil {
+		s.fail(w, err)
+	}
 }
