@@ -106,7 +106,21 @@ func (l *LocalCommittees) EpochMembers(ctx context.Context, epoch phase0.Epoch, 
 	if err != nil {
 		return nil, err
 	}
-	em, err := l.spec.ComputeMembers(epoch, shuffle.ActiveIndices(l.registry, epoch), seed, want)
+	// One pass over the registry: the selected validators' positions in the
+	// active list, without building the list (8 bytes per validator).
+	var js []uint64
+	var selected []phase0.ValidatorIndex
+	n := uint64(0)
+	for i, r := range l.registry {
+		if r.ActivationEpoch <= epoch && epoch < r.ExitEpoch {
+			if want(phase0.ValidatorIndex(i)) {
+				js = append(js, n)
+				selected = append(selected, phase0.ValidatorIndex(i))
+			}
+			n++
+		}
+	}
+	em, err := l.spec.PlaceMembers(epoch, n, js, selected, seed)
 	if err != nil {
 		return nil, fmt.Errorf("committees of epoch %d: %w", epoch, err)
 	}

@@ -1,7 +1,9 @@
 package scan
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 
@@ -36,6 +38,12 @@ type protoDuty struct {
 	k         uint32 // committee number in the epoch: slotOffset*cps + index
 }
 
+// kEntry is one duty of a committee: its index in duties and its position.
+type kEntry struct {
+	duty int32
+	pos  uint32
+}
+
 // dutyTable holds the protocol validators' duties of one epoch and what is
 // needed to decode aggregation bits (committee sizes follow from n and the
 // committee count).
@@ -44,17 +52,19 @@ type dutyTable struct {
 	spe   uint64
 	cps   uint64
 	n     uint64
-	start []int32 // duties of committee k: duties[start[k]:start[k+1]]
-	// duties in (k, pos) order.
+	// duties by ascending validator index: the order of a unit's duties and
+	// inclusions, so encoding a unit finds them already sorted.
 	duties []protoDuty
+	// byK lists the duties of committee k in byK[start[k]:start[k+1]]
+	// (ascending validator within a committee).
+	start []int32
+	byK   []kEntry
 }
 
 func newDutyTable(ec *shuffle.EpochCommittees, proto bitset) *dutyTable {
 	t := &dutyTable{epoch: ec.Epoch, spe: ec.SlotsPerEpoch, cps: ec.CommitteesPerSlot, n: uint64(len(ec.Shuffled))}
-	t.start = make([]int32, ec.Count()+1)
 	k := uint32(0)
 	ec.ForEach(func(_ phase0.Slot, _ phase0.CommitteeIndex, members []phase0.ValidatorIndex) {
-		t.start[k] = int32(len(t.duties))
 		for i, v := range members {
 			if proto.has(v) {
 				t.duties = append(t.duties, protoDuty{validator: v, pos: uint32(i), k: k})
@@ -62,33 +72,59 @@ func newDutyTable(ec *shuffle.EpochCommittees, proto bitset) *dutyTable {
 		}
 		k++
 	})
-	t.start[k] = int32(len(t.duties))
+	slices.SortFunc(t.duties, func(a, b protoDuty) int { return cmp.Compare(a.validator, b.validator) })
+	t.index()
 	return t
 }
 
 // newDutyTableFromMembers is newDutyTable from the protocol validators'
-// places only (ascending shuffled positions).
+// places only (ascending validator index, distinct positions).
 func newDutyTableFromMembers(em *shuffle.EpochMembers) (*dutyTable, error) {
 	t := &dutyTable{epoch: em.Epoch, spe: em.SlotsPerEpoch, cps: em.CommitteesPerSlot, n: em.Active}
 	count := t.cps * t.spe
-	t.start = make([]int32, count+1)
-	t.duties = make([]protoDuty, 0, len(em.Members))
-	k := uint64(0)
+	if count == 0 || t.n == 0 && len(em.Members) > 0 {
+		return nil, fmt.Errorf("committees of epoch %d: %d committees for %d active validators", em.Epoch, count, t.n)
+	}
+	t.duties = make([]protoDuty, len(em.Members))
+	taken := make(bitset, t.n/64+1)
 	for i, m := range em.Members {
-		if m.Position >= t.n || (i > 0 && m.Position <= em.Members[i-1].Position) {
-			return nil, fmt.Errorf("committees of epoch %d: member %d at position %d out of order or range (%d active)", em.Epoch, m.Validator, m.Position, t.n)
+		switch {
+		case m.Position >= t.n:
+			return nil, fmt.Errorf("committees of epoch %d: member %d at position %d out of range (%d active)", em.Epoch, m.Validator, m.Position, t.n)
+		case i > 0 && m.Validator <= em.Members[i-1].Validator:
+			return nil, fmt.Errorf("committees of epoch %d: member %d out of order or listed twice", em.Epoch, m.Validator)
+		case taken.has(phase0.ValidatorIndex(m.Position)):
+			return nil, fmt.Errorf("committees of epoch %d: member %d at position %d, already taken", em.Epoch, m.Validator, m.Position)
 		}
-		for t.n*(k+1)/count <= m.Position {
-			k++
-			t.start[k] = int32(len(t.duties))
+		taken[m.Position/64] |= 1 << (m.Position % 64)
+		// The committee k with n*k/count <= p < n*(k+1)/count.
+		k := ((m.Position+1)*count - 1) / t.n
+		lo := t.n * k / count
+		if lo > m.Position || t.n*(k+1)/count <= m.Position {
+			return nil, fmt.Errorf("internal: position %d placed in committee %d of %d (%d active)", m.Position, k, count, t.n)
 		}
-		t.duties = append(t.duties, protoDuty{validator: m.Validator, pos: uint32(m.Position - t.n*k/count), k: uint32(k)})
+		t.duties[i] = protoDuty{validator: m.Validator, pos: uint32(m.Position - lo), k: uint32(k)}
 	}
-	for k < count {
-		k++
-		t.start[k] = int32(len(t.duties))
-	}
+	t.index()
 	return t, nil
+}
+
+// index builds byK from duties (a counting sort by committee).
+func (t *dutyTable) index() {
+	count := t.cps * t.spe
+	t.start = make([]int32, count+1)
+	for _, d := range t.duties {
+		t.start[d.k+1]++
+	}
+	for k := range count {
+		t.start[k+1] += t.start[k]
+	}
+	t.byK = make([]kEntry, len(t.duties))
+	next := slices.Clone(t.start[:count])
+	for i, d := range t.duties {
+		t.byK[next[d.k]] = kEntry{duty: int32(i), pos: d.pos}
+		next[d.k]++
+	}
 }
 
 func (t *dutyTable) size(k uint64) uint64 {
@@ -106,9 +142,9 @@ func (t *dutyTable) dutySlot(d protoDuty) phase0.Slot {
 func (t *dutyTable) apply(a *beacon.Attestation, blockSlot phase0.Slot, inc []phase0.Slot) error {
 	j := uint64(a.Slot) % t.spe
 	mark := func(k, offset uint64) {
-		for di := t.start[k]; di < t.start[k+1]; di++ {
-			if a.AggregationBits.BitAt(offset+uint64(t.duties[di].pos)) && inc[di] == 0 {
-				inc[di] = blockSlot
+		for _, e := range t.byK[t.start[k]:t.start[k+1]] {
+			if inc[e.duty] == 0 && a.AggregationBits.BitAt(offset+uint64(e.pos)) {
+				inc[e.duty] = blockSlot
 			}
 		}
 	}

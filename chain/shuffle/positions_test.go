@@ -1,6 +1,8 @@
 package shuffle
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -75,6 +77,7 @@ func TestComputeMembersMatchesCompute(t *testing.T) {
 			expect = append(expect, Member{Validator: v, Position: uint64(i)})
 		}
 	}
+	slices.SortFunc(expect, func(a, b Member) int { return cmp.Compare(a.Validator, b.Validator) })
 	if len(expect) != len(em.Members) {
 		t.Fatalf("%d members, want %d", len(em.Members), len(expect))
 	}
