@@ -84,9 +84,11 @@ type Member struct {
 	State *rewardsduty.State
 	Tx    *txmgr.Manager
 	Cfg   MemberConfig
-	// EL and Beacon are the member's connections, shared with the other duties.
-	EL     *ethclient.Client
-	Beacon *beacon.Service
+	// EL and Beacon are the member's connections, shared with the other duties; Execution is the batched EL
+	// reader over EL.
+	EL        *ethclient.Client
+	Execution *execution.Service
+	Beacon    *beacon.Service
 
 	closers []func()
 }
@@ -171,6 +173,7 @@ func NewMember(ctx context.Context, cfg MemberConfig) (m *Member, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("execution reader: %w", err)
 	}
+	m.Execution = el
 	clOpts := []beacon.Parameter{beacon.WithAddresses(cfg.BeaconURLs...), beacon.WithLogger(log)}
 	if cfg.Registerer != nil {
 		clOpts = append(clOpts, beacon.WithRegisterer(cfg.Registerer))

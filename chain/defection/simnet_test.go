@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestantio/go-eth2-client/spec/phase0"
+
 	"github.com/odaowatch/watchtower/chain/beacon"
 	"github.com/odaowatch/watchtower/chain/defection"
+	"github.com/odaowatch/watchtower/chain/execution"
 	simbeacon "github.com/odaowatch/watchtower/chain/simnet/beacon"
 	"github.com/odaowatch/watchtower/chain/simnet/scenario"
 )
@@ -82,6 +85,33 @@ func TestDetectorOnSimulatedNetwork(t *testing.T) {
 	}
 	if reg.Len() != 3 {
 		t.Fatalf("registry: %d validators, want 3", reg.Len())
+	}
+	// The daemon's path: the same registry from the batched EL reader's snapshot.
+	xr, err := execution.New(ctx, execution.WithClient(el), execution.WithStorageAddress(storage), execution.WithMulticall(r.Net.Deployment.Multicall))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := el.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := xr.ReadSnapshot(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg2, err := defection.RegistryFromSnapshot(ctx, snap, bn, "head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg2.Len() != reg.Len() {
+		t.Fatalf("registry from snapshot: %d validators, sequential reader %d", reg2.Len(), reg.Len())
+	}
+	for i := range phase0.ValidatorIndex(64) {
+		a, okA := reg.Lookup(i)
+		b, okB := reg2.Lookup(i)
+		if okA != okB || okA && *a != *b {
+			t.Fatalf("validator %d: sequential %+v, from snapshot %+v", i, a, b)
+		}
 	}
 	st, err := defection.NewChainState(ctx, el, storage, reg)
 	if err != nil {

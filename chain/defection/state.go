@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/odaowatch/watchtower/chain/simnet/contracts/bindings"
+	"github.com/odaowatch/watchtower/rewards"
 )
 
 // State is the protocol state the detector needs.
@@ -219,8 +221,8 @@ type PubkeyIndexer interface {
 }
 
 // LoadRegistry lists the protocol's minipools and megapool validators at block (nil = latest) and finds their
-// beacon indices at stateID. Validators unknown to the beacon chain are left out. Calls are sequential; at
-// mainnet scale a batched reader (Multicall3) should feed NewRegistry instead.
+// beacon indices at stateID. Validators unknown to the beacon chain are left out. Calls are sequential (small
+// networks and tests); the daemon uses RegistryFromSnapshot over the batched EL reader.
 func LoadRegistry(ctx context.Context, c Caller, storage common.Address, bn PubkeyIndexer, stateID string, block *big.Int) (*Registry, error) {
 	mpm, err := ContractAddress(ctx, c, storage, "rocketMinipoolManager")
 	if err != nil {
@@ -286,6 +288,34 @@ func LoadRegistry(ctx context.Context, c Caller, storage common.Address, bn Pubk
 		copy(v.Pubkey[:], pk)
 		vals = append(vals, v)
 	}
+	return registryAt(ctx, bn, stateID, vals)
+}
+
+// RegistryFromSnapshot builds the registry from a rewards snapshot read by the batched EL reader
+// (chain/execution.Service.ReadSnapshot: a few multicall requests at mainnet scale instead of one call per
+// validator) and finds the validators' beacon indices at stateID.
+func RegistryFromSnapshot(ctx context.Context, snap *rewards.Snapshot, bn PubkeyIndexer, stateID string) (*Registry, error) {
+	if snap == nil {
+		return nil, errors.New("registry from snapshot: no snapshot")
+	}
+	var vals []ProtocolValidator
+	for _, mp := range snap.Minipools {
+		vals = append(vals, ProtocolValidator{Kind: KindMinipool, Minipool: common.Address(mp.Address), Node: common.Address(mp.Node), Pubkey: phase0.BLSPubKey(mp.Pubkey)})
+	}
+	for _, mg := range snap.Megapools {
+		for _, v := range mg.Validators {
+			if v.ID > math.MaxUint32 {
+				return nil, fmt.Errorf("registry from snapshot: megapool %s validator id %d out of range", common.Address(mg.Address).Hex(), v.ID)
+			}
+			vals = append(vals, ProtocolValidator{Kind: KindMegapool, Megapool: common.Address(mg.Address), MegapoolID: uint32(v.ID),
+				Node: common.Address(mg.Node), Pubkey: phase0.BLSPubKey(v.Pubkey)})
+		}
+	}
+	return registryAt(ctx, bn, stateID, vals)
+}
+
+// registryAt keeps the validators the beacon chain knows at stateID, with their indices.
+func registryAt(ctx context.Context, bn PubkeyIndexer, stateID string, vals []ProtocolValidator) (*Registry, error) {
 	keys := make([]phase0.BLSPubKey, len(vals))
 	for i, v := range vals {
 		keys[i] = v.Pubkey

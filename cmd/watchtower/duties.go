@@ -226,7 +226,15 @@ func (d *defectionDuty) advance(ctx context.Context) error {
 			}
 		}
 		storage := common.HexToAddress(d.cfg.Contracts.RocketStorage)
-		reg, err := defection.LoadRegistry(ctx, d.member.EL, storage, d.member.Beacon, "finalized", nil)
+		head, err := d.member.EL.BlockNumber(ctx)
+		if err != nil {
+			return fmt.Errorf("defection: read EL head: %w", err)
+		}
+		snap, err := d.member.Execution.ReadSnapshot(ctx, head)
+		if err != nil {
+			return fmt.Errorf("defection: read protocol validators: %w", err)
+		}
+		reg, err := defection.RegistryFromSnapshot(ctx, snap, d.member.Beacon, "finalized")
 		if err != nil {
 			return fmt.Errorf("defection: load validator registry: %w", err)
 		}
