@@ -6,10 +6,13 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/odaowatch/watchtower/tree"
 	"github.com/spf13/cobra"
+
+	"github.com/odaowatch/watchtower/chain/execution"
+	"github.com/odaowatch/watchtower/tree"
 )
 
 func writeJSON(w io.Writer, v any) error {
@@ -121,13 +124,17 @@ type proofResult struct {
 	Root             common.Hash   `json:"root"`
 	Verifies         bool          `json:"verifies"`
 	FileRootRebuilds bool          `json:"fileRootRebuilds"`
+	Index            uint64        `json:"index"`
+	// OnChain is set with --ec-endpoint: the interval's root on chain and whether it equals the file's.
+	OnChain *onChain `json:"onChain,omitempty"`
 }
 
 func newProofCmd() *cobra.Command {
 	var file, address string
 	var asJSON bool
+	var oc onChainFlags
 	cmd := &cobra.Command{
-		Use:   "proof --file FILE --address 0x…",
+		Use:   "proof --file FILE --address 0x… [--ec-endpoint URL]",
 		Short: "Show a node's amounts, leaf and Merkle proof, and whether it verifies against the file's root",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -163,7 +170,7 @@ func newProofCmd() *cobra.Command {
 				CollateralRpl: n.CollateralRpl.String(), OracleDaoRpl: n.OracleDaoRpl.String(),
 				SmoothingPoolEth: n.SmoothingPoolEth.String(), LeafVersion: int(ver),
 				LeafPreimage: "0x" + common.Bytes2Hex(pre), Leaf: tree.HashLeaf(pre), Root: f.MerkleRoot,
-				FileRootRebuilds: t.Root() == f.MerkleRoot,
+				FileRootRebuilds: t.Root() == f.MerkleRoot, Index: f.Index,
 			}
 			if ver == tree.LeafV1 {
 				res.VoterShareEth = n.VoterShareEth.String()
@@ -180,6 +187,11 @@ func newProofCmd() *cobra.Command {
 				res.Proof = []common.Hash{}
 			}
 			res.Verifies = tree.VerifyProof(res.Leaf, res.Proof, f.MerkleRoot)
+			if oc.ec != "" {
+				if res.OnChain, err = rootOnChain(cmd.Context(), oc, f.Index, f.MerkleRoot); err != nil {
+					return fmt.Errorf("compare with the chain: %w", err)
+				}
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				if err := writeJSON(w, res); err != nil {
@@ -188,7 +200,7 @@ func newProofCmd() *cobra.Command {
 			} else {
 				printProof(w, res)
 			}
-			if !res.Verifies || !res.FileRootRebuilds {
+			if !res.Verifies || !res.FileRootRebuilds || (res.OnChain != nil && res.OnChain.Executed && !res.OnChain.Matches) {
 				return errReported
 			}
 			return nil
@@ -197,6 +209,10 @@ func newProofCmd() *cobra.Command {
 	cmd.Flags().StringVar(&file, "file", "", "rewards file (JSON or SSZ, optionally compressed)")
 	cmd.Flags().StringVar(&address, "address", "", "node address")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().StringVar(&oc.ec, "ec-endpoint", "", "execution client URL: also compare the file's root with the interval's root on chain")
+	cmd.Flags().StringVar(&oc.storage, "storage-address", "", "RocketStorage address (default: mainnet's or Hoodi's by chain id)")
+	cmd.Flags().StringVar(&oc.multicall, "multicall", execution.DefaultMulticall3.Hex(), "Multicall3 address")
+	cmd.Flags().DurationVar(&oc.timeout, "timeout", 2*time.Minute, "timeout of the on-chain comparison")
 	return cmd
 }
 
@@ -235,6 +251,15 @@ func printProof(w io.Writer, r proofResult) {
 	fmt.Fprintf(w, "proof           %s\n", verdict)
 	if !r.FileRootRebuilds {
 		fmt.Fprintf(w, "warning         the file's root does not rebuild from its node amounts: run verify-file\n")
+	}
+	switch oc := r.OnChain; {
+	case oc == nil:
+	case !oc.Executed:
+		fmt.Fprintf(w, "on-chain root   interval %d is not executed yet on chain %d: nothing to compare\n", r.Index, oc.ChainID)
+	case oc.Matches:
+		fmt.Fprintf(w, "on-chain root   %s (interval %d, chain %d): MATCHES the file\n", oc.Root.Hex(), r.Index, oc.ChainID)
+	default:
+		fmt.Fprintf(w, "on-chain root   %s (interval %d, chain %d): DIFFERS from the file's root: do not claim with this file\n", oc.Root.Hex(), r.Index, oc.ChainID)
 	}
 }
 

@@ -89,9 +89,41 @@ func TestIntervalCommandReproducesAgreedRoot(t *testing.T) {
 		if err != nil || !strings.Contains(out, "root matches canonical "+root.Hex()) {
 			t.Fatalf("one node, API committees: %v\n%s\n%s", err, out, logs)
 		}
-		out, _, err = runSplit(t, append(base, "--bn-endpoint", sn.URLs[0], "--output-dir", t.TempDir(), "--ruleset", "10")...)
+		v10 := t.TempDir()
+		out, _, err = runSplit(t, append(base, "--bn-endpoint", sn.URLs[0], "--output-dir", v10, "--ruleset", "10")...)
 		if !errors.Is(err, errReported) || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "merkleRoot: canonical "+root.Hex()) {
 			t.Fatalf("forced v10: %v\n%s", err, out)
+		}
+
+		// A node operator checks a proof against the chain: the agreed file matches, the v10 file does not.
+		var node string
+		for i := range f.NodeRewards {
+			if f.HasLeaf(&f.NodeRewards[i]) {
+				node = f.NodeRewards[i].Address.Hex()
+				break
+			}
+		}
+		chainArgs := []string{"--address", node, "--ec-endpoint", sn.EL.URL(), "--storage-address", d.StorageAddress.Hex(), "--multicall", d.Multicall.Hex()}
+		out, err = run(t, append([]string{"proof", "--file", filepath.Join(dir, "rp-rewards-1337-1.json")}, chainArgs...)...)
+		if err != nil || !strings.Contains(out, "VERIFIES") || !strings.Contains(out, "on-chain root   "+root.Hex()+" (interval 1, chain 1337): MATCHES") {
+			t.Fatalf("proof against the chain: %v\n%s", err, out)
+		}
+		out, err = run(t, append([]string{"proof", "--file", filepath.Join(v10, "rp-rewards-1337-1.json")}, chainArgs...)...)
+		if !errors.Is(err, errReported) || !strings.Contains(out, "VERIFIES against the file's root") || !strings.Contains(out, "DIFFERS") {
+			t.Fatalf("v10 file against the chain: %v\n%s", err, out)
+		}
+		// The same file labelled interval 2, which is not executed yet: nothing to compare, not an error.
+		raw, err := os.ReadFile(filepath.Join(dir, "rp-rewards-1337-1.json"))
+		if err != nil || !bytes.Contains(raw, []byte(`"index":1,`)) {
+			t.Fatalf("read rewards file: %v", err)
+		}
+		next := filepath.Join(t.TempDir(), "rp-rewards-1337-2.json")
+		if err := os.WriteFile(next, bytes.Replace(raw, []byte(`"index":1,`), []byte(`"index":2,`), 1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err = run(t, append([]string{"proof", "--file", next}, chainArgs...)...)
+		if err != nil || !strings.Contains(out, "interval 2 is not executed yet on chain 1337") {
+			t.Fatalf("open interval against the chain: %v\n%s", err, out)
 		}
 	}})
 }
