@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -23,6 +24,7 @@ import (
 	"github.com/odaowatch/watchtower/chain/beacon"
 	"github.com/odaowatch/watchtower/chain/interval"
 	"github.com/odaowatch/watchtower/chain/scan"
+	"github.com/odaowatch/watchtower/chain/shuffle"
 	simbeacon "github.com/odaowatch/watchtower/chain/simnet/beacon"
 )
 
@@ -102,18 +104,95 @@ func NewChain(ctx context.Context, s Shape, log zerolog.Logger) (*simbeacon.Chai
 	return simbeacon.New(ctx, simbeacon.WithScenario(s.Scenario()), simbeacon.WithLogger(log), simbeacon.WithPrefetch(true))
 }
 
-// Serve serves the shape's chain on addr (loopback) until ctx ends.
-func Serve(ctx context.Context, s Shape, addr string, log zerolog.Logger, ready func(url string)) error {
-	chain, err := NewChain(ctx, s, log)
+// StoreRange is the slot range PrepareStore covers: from the interval's first
+// slot to the head, or, with limitEpochs > 0, to the end of the epochs a scan
+// limited to limitEpochs reads (block epochs, the tail search after them).
+func (s Shape) StoreRange(limitEpochs uint64) (from, to phase0.Slot) {
+	from, to = phase0.Slot(s.StartEpoch*SlotsPerEpoch), phase0.Slot(s.HeadSlot())
+	if limitEpochs > 0 && limitEpochs < s.Epochs {
+		to = min(to, phase0.Slot((s.StartEpoch+limitEpochs+3)*SlotsPerEpoch-1))
+	}
+	return from, to
+}
+
+// PrepareConfig configures PrepareStore.
+type PrepareConfig struct {
+	// Dir receives the block store.
+	Dir string
+	// LimitEpochs as in RunConfig (0 = the whole interval).
+	LimitEpochs uint64
+	// Workers generating blocks (default 1).
+	Workers int
+	// Reuse keeps a store already in Dir when it opens for this shape and
+	// covers the range (sampled blocks regenerated and compared).
+	Reuse bool
+	// Progress, when not nil, receives slots done and the total.
+	Progress simbeacon.PrepareProgress
+	Logger   zerolog.Logger
+}
+
+// PrepareStore generates the blocks of the shape's chain once into a block
+// store (chain/simnet/beacon.PrepareBlockStore), so the server answers block
+// and header requests from disk as a real node does. reused reports that an
+// existing store was kept.
+func PrepareStore(ctx context.Context, s Shape, cfg PrepareConfig) (reused bool, err error) {
+	if cfg.Dir == "" {
+		return false, errors.New("prepare: no store directory")
+	}
+	chain, err := NewChain(ctx, s, cfg.Logger)
+	if err != nil {
+		return false, fmt.Errorf("build simulated chain: %w", err)
+	}
+	from, to := s.StoreRange(cfg.LimitEpochs)
+	if cfg.Reuse {
+		if bs, err := simbeacon.OpenBlockStore(ctx, chain, cfg.Dir, 3); err == nil {
+			f, l := bs.Range()
+			bs.Close()
+			if f <= from && l >= to {
+				return true, nil
+			}
+		}
+	}
+	workers := max(cfg.Workers, 1)
+	if err := simbeacon.PrepareBlockStore(ctx, chain, cfg.Dir, from, to, workers, cfg.Progress); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// ServeConfig configures Serve.
+type ServeConfig struct {
+	// Addr is the loopback listen address.
+	Addr string
+	// StoreDir, when set, is a block store from PrepareStore to serve blocks
+	// and headers from; empty = generate every block on request.
+	StoreDir string
+	Logger   zerolog.Logger
+	// Ready, when not nil, receives the server's URL once it listens.
+	Ready func(url string)
+}
+
+// Serve serves the shape's chain until ctx ends.
+func Serve(ctx context.Context, s Shape, cfg ServeConfig) error {
+	chain, err := NewChain(ctx, s, cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("build simulated chain: %w", err)
 	}
-	srv, err := simbeacon.NewServer(ctx, simbeacon.WithChain(chain), simbeacon.WithListenAddress(addr), simbeacon.WithServerLogger(log))
+	params := []simbeacon.ServerParameter{simbeacon.WithChain(chain), simbeacon.WithListenAddress(cfg.Addr), simbeacon.WithServerLogger(cfg.Logger)}
+	if cfg.StoreDir != "" {
+		bs, err := simbeacon.OpenBlockStore(ctx, chain, cfg.StoreDir, 3)
+		if err != nil {
+			return err
+		}
+		defer bs.Close()
+		params = append(params, simbeacon.WithBlockStore(bs))
+	}
+	srv, err := simbeacon.NewServer(ctx, params...)
 	if err != nil {
 		return fmt.Errorf("start simulated beacon server: %w", err)
 	}
-	if ready != nil {
-		ready(srv.URL())
+	if cfg.Ready != nil {
+		cfg.Ready(srv.URL())
 	}
 	<-ctx.Done()
 	stop, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -129,7 +208,8 @@ const (
 	ModeOptimized = "optimized"
 	// ModeBaseline is the reference implementation's access pattern:
 	// committees from the API (JSON) for every epoch, full JSON blocks,
-	// 33 requests in flight, epochs one after another.
+	// 33 requests in flight (an epoch's 32 blocks and one committees
+	// request), epochs one after another.
 	ModeBaseline = "baseline"
 )
 
@@ -219,10 +299,16 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 			return nil, fmt.Errorf("create beacon client: %w", err)
 		}
 		defer svc.Close()
-		cp, err := scan.CommitteesFromBeacon(ctx, svc, stateSlot, scan.CommitteesAPI)
+		api, err := scan.CommitteesFromBeacon(ctx, svc, stateSlot, scan.CommitteesAPI)
 		if err != nil {
 			return nil, err
 		}
+		_, _, lastEpoch, err := scan.EpochRange(iv.StartSlot, iv.EndSlot, SlotsPerEpoch)
+		if err != nil {
+			return nil, err
+		}
+		cp := newAheadCommittees(ctx, api, phase0.Epoch(lastEpoch))
+		defer cp.close()
 		reg := prometheus.NewRegistry()
 		sc, err := scan.New(ctx, scan.WithCommittees(cp), scan.WithBlocks(svc), scan.WithConcurrency(1),
 			scan.WithBlockConcurrency(33), scan.WithFullBlocks(true), scan.WithRegisterer(reg), scan.WithLogger(cfg.Logger))
@@ -282,4 +368,65 @@ func counters(reg *prometheus.Registry) (scanned, blocks uint64) {
 		}
 	}
 	return scanned, blocks
+}
+
+// aheadCommittees keeps one committees request in flight beside the block
+// requests, as the reference does: its per-epoch errgroup fetches the
+// epoch's committees (JSON) together with the epoch's 32 blocks. The scanner
+// asks for an epoch's committees before fetching its blocks, so fetching
+// epoch e+1's committees when e's are taken gives the same overlap — one
+// committees request alongside each epoch's block requests — without
+// changing the scanner.
+type aheadCommittees struct {
+	inner  scan.CommitteesProvider
+	last   phase0.Epoch
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	ahead  map[phase0.Epoch]*aheadResult
+}
+
+type aheadResult struct {
+	done chan struct{}
+	ec   *shuffle.EpochCommittees
+	err  error
+}
+
+func newAheadCommittees(ctx context.Context, inner scan.CommitteesProvider, last phase0.Epoch) *aheadCommittees {
+	ctx, cancel := context.WithCancel(ctx)
+	return &aheadCommittees{inner: inner, last: last, ctx: ctx, cancel: cancel, ahead: map[phase0.Epoch]*aheadResult{}}
+}
+
+// EpochCommittees implements scan.CommitteesProvider.
+func (a *aheadCommittees) EpochCommittees(ctx context.Context, e phase0.Epoch) (*shuffle.EpochCommittees, error) {
+	a.mu.Lock()
+	r := a.ahead[e]
+	delete(a.ahead, e)
+	if next := e + 1; next <= a.last && a.ahead[next] == nil {
+		n := &aheadResult{done: make(chan struct{})}
+		a.ahead[next] = n
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			defer close(n.done)
+			n.ec, n.err = a.inner.EpochCommittees(a.ctx, next)
+		}()
+	}
+	a.mu.Unlock()
+	if r == nil {
+		return a.inner.EpochCommittees(ctx, e)
+	}
+	select {
+	case <-r.done:
+		return r.ec, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// close stops a request still in flight and waits for it.
+func (a *aheadCommittees) close() {
+	a.cancel()
+	a.wg.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -59,6 +60,61 @@ func TestModesAgree(t *testing.T) {
 		if digests[0] != digests[1] {
 			t.Fatalf("limit %d: modes disagree: %v", limit, digests)
 		}
+	}
+}
+
+// TestPreparedStoreSameRecord: a node serving from a prepared block store
+// gives both modes the same record as a node generating every block; the
+// store is reused when it fits and prepared again when it does not.
+func TestPreparedStoreSameRecord(t *testing.T) {
+	ctx := context.Background()
+	generated, err := Run(ctx, RunConfig{URL: serve(t, small), Shape: small, Mode: ModeOptimized})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if reused, err := PrepareStore(ctx, small, PrepareConfig{Dir: dir, LimitEpochs: 2, Workers: 2}); err != nil || reused {
+		t.Fatalf("prepare: reused %v, %v", reused, err)
+	}
+	// A store for 2 epochs does not cover the whole interval: prepared again.
+	if reused, err := PrepareStore(ctx, small, PrepareConfig{Dir: dir, Workers: 2, Reuse: true}); err != nil || reused {
+		t.Fatalf("prepare whole interval: reused %v, %v", reused, err)
+	}
+	if reused, err := PrepareStore(ctx, small, PrepareConfig{Dir: dir, Workers: 1, Reuse: true}); err != nil || !reused {
+		t.Fatalf("prepare again: reused %v, %v", reused, err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	urls := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(sctx, small, ServeConfig{Addr: "127.0.0.1:0", StoreDir: dir, Logger: zerolog.Nop(), Ready: func(u string) { urls <- u }})
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server not ready after 30 s")
+	}
+	for _, mode := range []string{ModeOptimized, ModeBaseline} {
+		rep, err := Run(ctx, RunConfig{URL: url, Shape: small, Mode: mode})
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if rep.RecordDigest != generated.RecordDigest || rep.Blocks != generated.Blocks {
+			t.Fatalf("%s from the store: digest %s, %d blocks; generated node: %s, %d blocks", mode, rep.RecordDigest, rep.Blocks, generated.RecordDigest, generated.Blocks)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stop server: %v", err)
+	}
+	// A store for another shape is refused.
+	other := small
+	other.Seed++
+	if err := Serve(ctx, other, ServeConfig{Addr: "127.0.0.1:0", StoreDir: dir, Logger: zerolog.Nop()}); err == nil || !strings.Contains(err.Error(), "another scenario") {
+		t.Fatalf("foreign store: %v", err)
 	}
 }
 
