@@ -29,6 +29,15 @@ func (c *Chain) electraForkEpoch() phase0.Epoch {
 	return phase0.Epoch(c.sc.ElectraForkEpoch)
 }
 
+// Fork is the fork of the state at slot t: Deneb (previous = current, epoch 0) before the Electra fork,
+// Deneb → Electra from it on.
+func (c *Chain) Fork(t phase0.Slot) *phase0.Fork {
+	if c.VersionAt(t) == spec.DataVersionDeneb {
+		return &phase0.Fork{PreviousVersion: denebForkVersion, CurrentVersion: denebForkVersion, Epoch: 0}
+	}
+	return &phase0.Fork{PreviousVersion: denebForkVersion, CurrentVersion: electraForkVersion, Epoch: c.electraForkEpoch()}
+}
+
 func (c *Chain) signature(purpose, a uint64) phase0.BLSSignature {
 	var sig phase0.BLSSignature
 	fill(sig[:], c.sc.Seed, purposeSignature, purpose<<56^a)

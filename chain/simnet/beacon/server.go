@@ -148,6 +148,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /eth/v1/node/version", s.nodeVersion)
 	mux.HandleFunc("GET /eth/v1/config/spec", s.configSpec)
 	mux.HandleFunc("GET /eth/v1/beacon/genesis", s.genesis)
+	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/fork", s.fork)
 	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/finality_checkpoints", s.finality)
 	mux.HandleFunc("GET /eth/v1/beacon/states/{state_id}/validators", s.validators)
 	mux.HandleFunc("POST /eth/v1/beacon/states/{state_id}/validators", s.validators)
@@ -226,6 +227,20 @@ func writeJSON(w http.ResponseWriter, version string, finalized bool, data any) 
 	return err
 }
 
+// writeData writes {"data": ...} without the state metadata (execution_optimistic, finalized): the node,
+// genesis and config endpoints carry none, as real nodes answer them.
+func writeData(w http.ResponseWriter, data any) error {
+	body, err := json.Marshal(struct {
+		Data any `json:"data"`
+	}{data})
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(body)
+	return err
+}
+
 func writeSSZ(w http.ResponseWriter, version string, body []byte) error {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Eth-Consensus-Version", version)
@@ -257,13 +272,21 @@ func wantsSSZ(r *http.Request) bool {
 
 func (s *Server) nodeSyncing(w http.ResponseWriter, _ *http.Request) {
 	head := s.chain.HeadSlot()
-	if err := writeJSON(w, "", false, &apiv1.SyncState{HeadSlot: head}); err != nil {
+	// apiv1.SyncState has no el_offline, which the spec (and Prysm) include.
+	state := struct {
+		HeadSlot     string `json:"head_slot"`
+		SyncDistance string `json:"sync_distance"`
+		IsSyncing    bool   `json:"is_syncing"`
+		IsOptimistic bool   `json:"is_optimistic"`
+		ELOffline    bool   `json:"el_offline"`
+	}{HeadSlot: strconv.FormatUint(uint64(head), 10), SyncDistance: "0"}
+	if err := writeData(w, state); err != nil {
 		s.fail(w, err)
 	}
 }
 
 func (s *Server) nodeVersion(w http.ResponseWriter, _ *http.Request) {
-	if err := writeJSON(w, "", false, map[string]string{"version": NodeVersion}); err != nil {
+	if err := writeData(w, map[string]string{"version": NodeVersion}); err != nil {
 		s.fail(w, err)
 	}
 }
@@ -316,7 +339,7 @@ func (c *Chain) SpecValues() map[string]string {
 }
 
 func (s *Server) configSpec(w http.ResponseWriter, _ *http.Request) {
-	if err := writeJSON(w, "", false, s.chain.SpecValues()); err != nil {
+	if err := writeData(w, s.chain.SpecValues()); err != nil {
 		s.fail(w, err)
 	}
 }
@@ -327,7 +350,7 @@ func (s *Server) genesis(w http.ResponseWriter, _ *http.Request) {
 		GenesisValidatorsRoot: phase0.Root(hash32(s.chain.sc.Seed, purposeGVR, 0)),
 		GenesisForkVersion:    phase0.Version{},
 	}
-	if err := writeJSON(w, "", true, g); err != nil {
+	if err := writeData(w, g); err != nil {
 		s.fail(w, err)
 	}
 }
@@ -427,6 +450,18 @@ func (s *Server) finality(w http.ResponseWriter, r *http.Request) {
 	prev := fin
 	f := &apiv1.Finality{Finalized: c.checkpoint(fin), Justified: c.checkpoint(just), PreviousJustified: c.checkpoint(prev)}
 	if err := writeJSON(w, "", s.isFinalized(slot), f); err != nil {
+		s.fail(w, err)
+	}
+}
+
+// fork serves the state's fork (the value the served state carries).
+func (s *Server) fork(w http.ResponseWriter, r *http.Request) {
+	slot, err := s.stateSlot(r.PathValue("state_id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := writeJSON(w, "", s.isFinalized(slot), s.chain.Fork(slot)); err != nil {
 		s.fail(w, err)
 	}
 }

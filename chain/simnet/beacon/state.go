@@ -231,12 +231,10 @@ func (c *Chain) State(ctx context.Context, t phase0.Slot) (*spec.VersionedBeacon
 	justBits.SetBitAt(1, true)
 	k := c.blockOrdinal(c.prevBlockSlot(t)) * maxWithdrawalsPerPayload
 	gvr := phase0.Root(hash32(c.sc.Seed, purposeGVR, 0))
-	fork := &phase0.Fork{PreviousVersion: denebForkVersion, CurrentVersion: electraForkVersion, Epoch: c.electraForkEpoch()}
+	fork := c.Fork(t)
 	out := &spec.VersionedBeaconState{Version: c.VersionAt(t)}
 	switch out.Version {
 	case spec.DataVersionDeneb:
-		fork.CurrentVersion = denebForkVersion
-		fork.Epoch = 0
 		out.Deneb = &deneb.BeaconState{
 			GenesisTime: c.sc.GenesisTime, GenesisValidatorsRoot: gvr, Slot: t, Fork: fork, LatestBlockHeader: hdr,
 			BlockRoots: blockRoots, StateRoots: stateRoots, HistoricalRoots: []phase0.Root{}, ETH1Data: c.eth1Data(),
