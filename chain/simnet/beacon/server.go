@@ -854,17 +854,25 @@ func (s *Server) proposerDuties(w http.ResponseWriter, r *http.Request) {
 
 // fromStore answers a block, blinded-block or header request from the block
 // store: SSZ bytes as stored, JSON encoded from the decoded block (as a node
-// encodes its stored SSZ blocks on request).
+// encodes its stored SSZ blocks on request). A header is built from the
+// stored blinded block with its body hashed on request, as nodes do (~35 µs
+// per header at mainnet size); the header stored at prepare time is only
+// compared with the chain when the store is opened.
 func (s *Server) fromStore(w http.ResponseWriter, r *http.Request, slot phase0.Slot, part int) {
+	if part == partHeader {
+		h, err := s.storedHeader(slot)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if err := writeJSON(w, "", s.isFinalized(slot), h); err != nil {
+			s.fail(w, err)
+		}
+		return
+	}
 	raw, err := s.store.read(slot, part)
 	if err != nil {
 		s.fail(w, err)
-		return
-	}
-	if part == partHeader {
-		if err := writeJSON(w, "", s.isFinalized(slot), json.RawMessage(raw)); err != nil {
-			s.fail(w, err)
-		}
 		return
 	}
 	v := s.chain.VersionAt(slot)
@@ -895,4 +903,43 @@ func (s *Server) fromStore(w http.ResponseWriter, r *http.Request, slot phase0.S
 	if err := writeJSON(w, v.String(), s.isFinalized(slot), data); err != nil {
 		s.fail(w, err)
 	}
+}
+
+// storedHeader decodes the stored blinded block at slot and hashes its body
+// (the blinded body has the same root as the full one).
+func (s *Server) storedHeader(slot phase0.Slot) (*apiv1.BeaconBlockHeader, error) {
+	raw, err := s.store.read(slot, partBlinded)
+	if err != nil {
+		return nil, err
+	}
+	var msg *phase0.BeaconBlockHeader
+	var sig phase0.BLSSignature
+	switch s.chain.VersionAt(slot) {
+	case spec.DataVersionDeneb:
+		b := &apiv1deneb.SignedBlindedBeaconBlock{}
+		if err := b.UnmarshalSSZ(raw); err != nil {
+			return nil, fmt.Errorf("decode stored block at slot %d: %w", slot, err)
+		}
+		root, err := b.Message.Body.HashTreeRoot()
+		if err != nil {
+			return nil, fmt.Errorf("body root of slot %d: %w", slot, err)
+		}
+		m := b.Message
+		msg = &phase0.BeaconBlockHeader{Slot: m.Slot, ProposerIndex: m.ProposerIndex, ParentRoot: m.ParentRoot, StateRoot: m.StateRoot, BodyRoot: root}
+		sig = b.Signature
+	default:
+		b := &apiv1electra.SignedBlindedBeaconBlock{}
+		if err := b.UnmarshalSSZ(raw); err != nil {
+			return nil, fmt.Errorf("decode stored block at slot %d: %w", slot, err)
+		}
+		root, err := b.Message.Body.HashTreeRoot()
+		if err != nil {
+			return nil, fmt.Errorf("body root of slot %d: %w", slot, err)
+		}
+		m := b.Message
+		msg = &phase0.BeaconBlockHeader{Slot: m.Slot, ProposerIndex: m.ProposerIndex, ParentRoot: m.ParentRoot, StateRoot: m.StateRoot, BodyRoot: root}
+		sig = b.Signature
+	}
+	return &apiv1.BeaconBlockHeader{Root: s.chain.BlockRoot(slot), Canonical: true,
+		Header: &phase0.SignedBeaconBlockHeader{Message: msg, Signature: sig}}, nil
 }
