@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
+	"sync"
 
 	apiv1 "github.com/attestantio/go-eth2-client/api/v1"
 	"github.com/attestantio/go-eth2-client/spec/phase0"
@@ -34,6 +36,9 @@ type LocalCommittees struct {
 	// memory bandwidth, not by the comparisons).
 	registry32 []epochs32
 	mixes      []phase0.Root
+
+	mu  sync.Mutex
+	win *activityWindow // for EpochMembersOf, rebuilt when an epoch falls outside
 }
 
 type epochs32 struct{ activation, exit uint32 }
@@ -114,6 +119,117 @@ func (l *LocalCommittees) EpochMembers(ctx context.Context, epoch phase0.Epoch, 
 		return nil, err
 	}
 	n, js, selected := l.selectActive(epoch, want)
+	return l.place(epoch, n, js, selected)
+}
+
+// MembersOfProvider is MembersProvider for a fixed, sorted validator list:
+// knowing the list lets a source avoid a pass over the whole registry per
+// epoch.
+type MembersOfProvider interface {
+	EpochMembersOf(ctx context.Context, epoch phase0.Epoch, validators []phase0.ValidatorIndex) (*shuffle.EpochMembers, error)
+}
+
+// activityWindow classifies the registry for the epochs lo..hi: validators
+// active in all of them (stable, counted by prefix popcounts) and those
+// active in some but not all (changers, few: the churn of the window);
+// the others are inactive throughout.
+type activityWindow struct {
+	lo, hi      phase0.Epoch
+	stable      bitset
+	stableRank  []uint32 // stable validators before word k of stable
+	stableTotal uint64
+	changers    []changer // ascending index
+}
+
+type changer struct {
+	index      phase0.ValidatorIndex
+	activation phase0.Epoch
+	exit       phase0.Epoch
+}
+
+// windowHalf is half the span of epochs an activity window covers (a reward
+// interval is ~6,300 epochs).
+const windowHalf = 4096
+
+func (l *LocalCommittees) window(epoch phase0.Epoch) *activityWindow {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.win; w != nil && w.lo <= epoch && epoch <= w.hi {
+		return w
+	}
+	lo := epoch - min(epoch, windowHalf)
+	hi := epoch + min(math.MaxUint64-epoch, windowHalf)
+	n := len(l.registry)
+	w := &activityWindow{lo: lo, hi: hi, stable: make(bitset, n/64+1), stableRank: make([]uint32, n/64+1)}
+	for i, r := range l.registry {
+		switch {
+		case r.ActivationEpoch <= lo && hi < r.ExitEpoch:
+			w.stable[i/64] |= 1 << (i % 64)
+		case r.ActivationEpoch <= hi && lo < r.ExitEpoch && r.ActivationEpoch < r.ExitEpoch:
+			w.changers = append(w.changers, changer{index: phase0.ValidatorIndex(i), activation: r.ActivationEpoch, exit: r.ExitEpoch})
+		}
+	}
+	total := uint32(0)
+	for k, word := range w.stable {
+		w.stableRank[k] = total
+		total += uint32(bits.OnesCount64(word))
+	}
+	w.stableTotal = uint64(total)
+	l.win = w
+	return w
+}
+
+// EpochMembersOf places the listed validators (ascending, no duplicates;
+// those inactive in epoch are left out) in epoch's committees. Per epoch it
+// costs the list plus the validators whose activity changes near epoch, not
+// a pass over the registry; the result equals EpochMembers' for a want that
+// selects the list.
+func (l *LocalCommittees) EpochMembersOf(ctx context.Context, epoch phase0.Epoch, validators []phase0.ValidatorIndex) (*shuffle.EpochMembers, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := l.Covers(epoch); err != nil {
+		return nil, err
+	}
+	for k := 1; k < len(validators); k++ {
+		if validators[k] <= validators[k-1] {
+			return nil, fmt.Errorf("committees of epoch %d: validators not ascending or listed twice at %d", epoch, validators[k])
+		}
+	}
+	w := l.window(epoch)
+	active := func(c changer) bool { return c.activation <= epoch && epoch < c.exit }
+	js := make([]uint64, 0, len(validators))
+	selected := make([]phase0.ValidatorIndex, 0, len(validators))
+	ci, changersBefore := 0, uint64(0) // active changers with a smaller index than the current validator
+	nReg := phase0.ValidatorIndex(len(l.registry))
+	for _, v := range validators {
+		if v >= nReg {
+			break
+		}
+		for ci < len(w.changers) && w.changers[ci].index < v {
+			if active(w.changers[ci]) {
+				changersBefore++
+			}
+			ci++
+		}
+		isActive := w.stable.has(v)
+		if !isActive && ci < len(w.changers) && w.changers[ci].index == v {
+			isActive = active(w.changers[ci])
+		}
+		if !isActive {
+			continue
+		}
+		word, bit := uint64(v)/64, uint64(v)%64
+		rank := uint64(w.stableRank[word]) + uint64(bits.OnesCount64(w.stable[word]&(1<<bit-1))) + changersBefore
+		js = append(js, rank)
+		selected = append(selected, v)
+	}
+	n := w.stableTotal
+	for _, c := range w.changers {
+		if active(c) {
+			n++
+		}
+	}
 	return l.place(epoch, n, js, selected)
 }
 

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"reflect"
 	"sync"
@@ -60,31 +61,39 @@ func TestEpochMembers(t *testing.T) {
 		}
 		return em
 	}
-	check := func(e phase0.Epoch, mod phase0.ValidatorIndex) {
-		t.Helper()
+	check := func(e phase0.Epoch, mod phase0.ValidatorIndex) error {
 		got, err := lc.EpochMembers(context.Background(), e, wantOf(mod))
 		if err != nil {
-			t.Fatalf("epoch %d: %v", e, err)
+			return fmt.Errorf("epoch %d: %w", e, err)
 		}
 		if want := expect(e, wantOf(mod)); !reflect.DeepEqual(got, want) {
-			t.Fatalf("epoch %d (every %d-th): %d members of %d active, want %d of %d", e, mod, len(got.Members), got.Active, len(want.Members), want.Active)
+			return fmt.Errorf("epoch %d (every %d-th): %d members of %d active, want %d of %d", e, mod, len(got.Members), got.Active, len(want.Members), want.Active)
 		}
+		return nil
 	}
 	for e := phase0.Epoch(98); e <= 111; e++ { // in order
-		check(e, 3)
+		if err := check(e, 3); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, e := range []phase0.Epoch{104, 100, 107, 101, 99} { // out of order
-		check(e, 3)
+		if err := check(e, 3); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for e := phase0.Epoch(100); e <= 106; e++ { // the selection changes every epoch
-		check(e, phase0.ValidatorIndex(3+e%2))
+		if err := check(e, phase0.ValidatorIndex(3+e%2)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var wg sync.WaitGroup
 	for e := phase0.Epoch(98); e <= 111; e++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			check(e, 5)
+			if err := check(e, 5); err != nil {
+				t.Error(err)
+			}
 		}()
 	}
 	wg.Wait()
@@ -109,5 +118,78 @@ func TestEpochMembers(t *testing.T) {
 	cancel()
 	if _, err := lc.EpochMembers(ctx, 105, wantOf(3)); err == nil {
 		t.Fatal("cancelled context accepted")
+	}
+}
+
+// TestEpochMembersOf: the list-based placement equals EpochMembers for the
+// same selection — with churn inside the activity window, validators that are
+// never active, listed validators beyond the registry, epochs far apart (the
+// window is rebuilt) and concurrent callers — and refuses unsorted lists.
+func TestEpochMembersOf(t *testing.T) {
+	sp := shuffle.MainnetSpec()
+	const n = 7000
+	vals := make([]*phase0.Validator, n)
+	for i := range vals {
+		v := &phase0.Validator{ActivationEpoch: 0, ExitEpoch: shuffle.FarFutureEpoch}
+		switch i % 13 {
+		case 2:
+			v.ActivationEpoch = phase0.Epoch(20_000 + 37*i%9000) // activates over a long span
+		case 4:
+			v.ExitEpoch = phase0.Epoch(15_000 + 53*i%12000) // exits over a long span
+		case 6:
+			v.ActivationEpoch, v.ExitEpoch = 30_000, 30_000 // never active
+		case 8:
+			v.ActivationEpoch, v.ExitEpoch = phase0.Epoch(25_000+i%3), phase0.Epoch(25_002+i%5) // active briefly
+		}
+		vals[i] = v
+	}
+	mixes := make([]phase0.Root, sp.EpochsPerHistoricalVector)
+	for i := range mixes {
+		mixes[i] = phase0.Root{byte(i), byte(i >> 8), 9}
+	}
+	lc, err := NewLocalCommittees(sp, phase0.Slot(40_000*32), vals, mixes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []phase0.ValidatorIndex
+	for v := phase0.ValidatorIndex(1); v < n+40; v += 3 { // some beyond the registry
+		list = append(list, v)
+	}
+	set := newBitset(list)
+	check := func(e phase0.Epoch) error {
+		got, err := lc.EpochMembersOf(context.Background(), e, list)
+		if err != nil {
+			return fmt.Errorf("epoch %d: %w", e, err)
+		}
+		want, err := lc.EpochMembers(context.Background(), e, set.has)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("epoch %d: %d members of %d active, want %d of %d", e, len(got.Members), got.Active, len(want.Members), want.Active)
+		}
+		return nil
+	}
+	for _, e := range []phase0.Epoch{25_000, 25_001, 25_003, 25_006, 20_000, 29_500, 14_000, 38_000, 40_001, 25_002} {
+		if err := check(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for e := phase0.Epoch(24_990); e < 25_010; e++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := check(e); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := lc.EpochMembersOf(context.Background(), 25_000, []phase0.ValidatorIndex{5, 4}); err == nil {
+		t.Fatal("unsorted list accepted")
+	}
+	if _, err := lc.EpochMembersOf(context.Background(), 40_002, list); err == nil {
+		t.Fatal("epoch beyond the state accepted")
 	}
 }
