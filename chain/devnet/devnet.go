@@ -152,6 +152,9 @@ func (d *Devnet) start(ctx context.Context) error {
 	if err := d.WaitFor(ctx, "geth JSON-RPC and the beacon REST API", p.startTimeout, 250*time.Millisecond, ready); err != nil {
 		return err
 	}
+	if late := time.Since(time.Unix(int64(d.Genesis.Time), 0)); late > 0 {
+		d.log.Warn().Dur("late_by", late).Msg("the clients became ready after the genesis (raise the genesis delay)")
+	}
 	d.log.Info().Str("el", d.ELURL).Str("beacon", d.BeaconURL).Time("genesis", time.Unix(int64(d.Genesis.Time), 0)).
 		Int("validators", len(d.Genesis.Pubkeys)).Int("online", d.Genesis.Online).Msg("devnet started")
 	return nil

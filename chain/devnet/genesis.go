@@ -189,14 +189,14 @@ func (d *Devnet) generateGenesis() (*Genesis, *Setup, error) {
 	if err := os.WriteFile(d.path("config.yaml"), cfg, 0o644); err != nil {
 		return nil, nil, fmt.Errorf("write chain config: %w", err)
 	}
-	gt := uint64(time.Now().Add(p.genesisDelay).Unix())
-	gen := func(suffix string, extra ...string) error {
+	gen := func(gt uint64, suffix string, extra ...string) error {
 		args := append([]string{"testnet", "generate-genesis", "--fork=deneb", fmt.Sprintf("--num-validators=%d", p.validators),
 			fmt.Sprintf("--genesis-time=%d", gt), "--chain-config-file=" + d.path("config.yaml"),
 			"--output-ssz=" + d.path("genesis"+suffix+".ssz"), "--geth-genesis-json-out=" + d.path("genesis"+suffix+".json")}, extra...)
 		return runLogged("prysmctl", p.bins.Prysmctl, args, d.path("prysmctl.log"), 2*time.Minute)
 	}
-	if err := gen("-base"); err != nil {
+	// The keys do not depend on the genesis time: the first run uses the present.
+	if err := gen(uint64(time.Now().Unix()), "-base"); err != nil {
 		return nil, nil, err
 	}
 	keys, err := genesisPubkeys(d.path("genesis-base.ssz"))
@@ -206,6 +206,8 @@ func (d *Devnet) generateGenesis() (*Genesis, *Setup, error) {
 	if len(keys) != p.validators {
 		return nil, nil, fmt.Errorf("genesis has %d validators, want %d", len(keys), p.validators)
 	}
+	// The genesis delay counts from here: what remains before the clients start takes a few seconds.
+	gt := uint64(time.Now().Add(p.genesisDelay).Unix())
 	g := &Genesis{Time: gt, SecondsPerSlot: p.secondsPerSlot, ChainID: ChainID, Pubkeys: keys, Online: p.validators - p.offline}
 	setup := &Setup{}
 	if p.setup != nil {
@@ -219,7 +221,7 @@ func (d *Devnet) generateGenesis() (*Genesis, *Setup, error) {
 	if err := mergeAlloc(d.path("genesis-base.json"), d.path("genesis-in.json"), setup.Alloc); err != nil {
 		return nil, nil, err
 	}
-	if err := gen("", "--geth-genesis-json-in="+d.path("genesis-in.json")); err != nil {
+	if err := gen(gt, "", "--geth-genesis-json-in="+d.path("genesis-in.json")); err != nil {
 		return nil, nil, err
 	}
 	final, err := genesisPubkeys(d.path("genesis.ssz"))
