@@ -86,13 +86,16 @@ func (u *unitResult) restrict(keep bitset, last bool) {
 }
 
 func (u *unitResult) canonicalize() {
-	slices.SortFunc(u.duties, func(a, b unitDuty) int {
+	dc := func(a, b unitDuty) int {
 		if a.validator != b.validator {
 			return cmpU(a.validator, b.validator)
 		}
 		return cmpU(a.slot, b.slot)
-	})
-	slices.SortFunc(u.inclusions, func(a, b unitInclusion) int {
+	}
+	if !slices.IsSortedFunc(u.duties, dc) {
+		slices.SortFunc(u.duties, dc)
+	}
+	ic := func(a, b unitInclusion) int {
 		if a.dutySlot/32 != b.dutySlot/32 {
 			return cmpU(a.dutySlot, b.dutySlot)
 		}
@@ -100,7 +103,10 @@ func (u *unitResult) canonicalize() {
 			return cmpU(a.validator, b.validator)
 		}
 		return cmpU(a.dutySlot, b.dutySlot)
-	})
+	}
+	if !slices.IsSortedFunc(u.inclusions, ic) {
+		slices.SortFunc(u.inclusions, ic)
+	}
 	slices.SortFunc(u.withdrawals, func(a, b unitWithdrawal) int {
 		if a.slot != b.slot {
 			return cmpU(a.slot, b.slot)
@@ -270,6 +276,7 @@ func decodeUnit(b []byte) (*unitResult, error) {
 	}
 	first := u.epoch * slotsPerEpoch
 	u.duties = make([]unitDuty, r.count(3))
+	var curIncs []unitInclusion
 	last := uint64(0)
 	for i := range u.duties {
 		v := last + r.uvarint()
@@ -279,7 +286,7 @@ func decodeUnit(b []byte) (*unitResult, error) {
 		}
 		u.duties[i] = unitDuty{validator: v, slot: first + off}
 		if delay != 0 {
-			u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: first + off, inclSlot: first + off + delay})
+			curIncs = append(curIncs, unitInclusion{validator: v, dutySlot: first + off, inclSlot: first + off + delay})
 		}
 		last = v
 	}
@@ -295,6 +302,7 @@ func decodeUnit(b []byte) (*unitResult, error) {
 		u.inclusions = append(u.inclusions, unitInclusion{validator: v, dutySlot: ds, inclSlot: ds + delay})
 		last = v
 	}
+	u.inclusions = append(u.inclusions, curIncs...)
 	u.withdrawals = make([]unitWithdrawal, r.count(3))
 	for i := range u.withdrawals {
 		off := r.byte()

@@ -36,6 +36,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/odaowatch/watchtower/chain/beacon"
+	"github.com/odaowatch/watchtower/chain/shuffle"
 	"github.com/odaowatch/watchtower/chain/store"
 	"github.com/odaowatch/watchtower/rewards"
 )
@@ -147,7 +148,8 @@ type tableEntry struct {
 	refs  int
 }
 
-func (c *tableCache) get(ctx context.Context, s *Scanner, e phase0.Epoch, proto bitset) (*dutyTable, error) {
+func (c *tableCache) get(ctx context.Context, s *Scanner, e phase0.Epoch, set *validatorSet) (*dutyTable, error) {
+	proto := set.bits
 	c.mu.Lock()
 	ent := c.entries[e]
 	c.mu.Unlock()
@@ -156,7 +158,14 @@ func (c *tableCache) get(ctx context.Context, s *Scanner, e phase0.Epoch, proto 
 	}
 	ent.once.Do(func() {
 		t0 := time.Now()
-		if mp, ok := s.p.committees.(MembersProvider); ok {
+		var mp MembersProvider
+		var ok bool
+		if mo, isOf := s.p.committees.(MembersOfProvider); isOf {
+			mp, ok = membersOf{mo, set.list}, true
+		} else {
+			mp, ok = s.p.committees.(MembersProvider)
+		}
+		if ok {
 			em, err := mp.EpochMembers(ctx, e, proto.has)
 			if err != nil {
 				ent.err = fmt.Errorf("committees of epoch %d: %w", e, err)
@@ -362,12 +371,12 @@ func (s *Scanner) unit(ctx context.Context, run string, iv Interval, b, startEpo
 	var tPrev, tCur *dutyTable
 	var err error
 	if b > startEpoch {
-		if tPrev, err = cache.get(ctx, s, phase0.Epoch(b-1), proto); err != nil {
+		if tPrev, err = cache.get(ctx, s, phase0.Epoch(b-1), set); err != nil {
 			return err
 		}
 		defer cache.release(phase0.Epoch(b - 1))
 	}
-	if tCur, err = cache.get(ctx, s, phase0.Epoch(b), proto); err != nil {
+	if tCur, err = cache.get(ctx, s, phase0.Epoch(b), set); err != nil {
 		return err
 	}
 	defer cache.release(phase0.Epoch(b))
@@ -582,8 +591,23 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, endEpoch, lastEpoc
 	next := startEpoch
 	var digests []EpochDigest
 	var end chainEnd
+	// Inclusions of a list come in validator order: look from just after the
+	// previous match (a few steps at most), else binary search.
+	var hint int
 	apply := func(list []pendingDuty, inc unitInclusion) error {
-		i, ok := slices.BinarySearchFunc(list, inc.validator, func(p pendingDuty, v uint64) int { return cmpU(p.validator, v) })
+		i := hint
+		if i > len(list) || (i > 0 && list[i-1].validator >= inc.validator) {
+			i = 0
+		}
+		for steps := 0; i < len(list) && list[i].validator < inc.validator; steps++ {
+			if steps == 64 {
+				i, _ = slices.BinarySearchFunc(list, inc.validator, func(p pendingDuty, v uint64) int { return cmpU(p.validator, v) })
+				break
+			}
+			i++
+		}
+		ok := i < len(list) && list[i].validator == inc.validator
+		hint = i + 1
 		if !ok || list[i].slot != inc.dutySlot {
 			return fmt.Errorf("inclusion of validator %d for slot %d at slot %d matches no recorded duty", inc.validator, inc.dutySlot, inc.inclSlot)
 		}
@@ -592,13 +616,43 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, endEpoch, lastEpoc
 		}
 		return nil
 	}
-	flush := func() error {
-		for _, d := range prev {
-			if err := bld.AddDuty(d.validator, d.slot, d.incl); err != nil {
-				return fmt.Errorf("build duty record: %w", err)
+	// Finished epochs are added validator by validator over batches of
+	// epochs: the record is validator-major, so adding one epoch at a time
+	// touches a new cache line for every duty.
+	var batch [][]pendingDuty
+	emit := func() error {
+		heads := make([]int, len(batch))
+		for {
+			v, found := uint64(0), false
+			for k, l := range batch {
+				if heads[k] < len(l) && (!found || l[heads[k]].validator < v) {
+					v, found = l[heads[k]].validator, true
+				}
+			}
+			if !found {
+				break
+			}
+			for k, l := range batch {
+				if heads[k] < len(l) && l[heads[k]].validator == v {
+					d := l[heads[k]]
+					if err := bld.AddDuty(d.validator, d.slot, d.incl); err != nil {
+						return fmt.Errorf("build duty record: %w", err)
+					}
+					heads[k]++
+				}
 			}
 		}
+		batch = batch[:0]
+		return nil
+	}
+	flush := func() error {
+		if len(prev) > 0 {
+			batch = append(batch, prev)
+		}
 		prev = nil
+		if len(batch) == 16 {
+			return emit()
+		}
 		return nil
 	}
 	var body []byte
@@ -691,6 +745,9 @@ func (s *Scanner) reduce(run string, iv Interval, startEpoch, endEpoch, lastEpoc
 	if err := flush(); err != nil {
 		return nil, nil, end, err
 	}
+	if err := emit(); err != nil {
+		return nil, nil, end, err
+	}
 	rec := bld.Build()
 	if err := rec.Validate(); err != nil {
 		return nil, nil, end, fmt.Errorf("duty record: %w", err)
@@ -749,4 +806,13 @@ func FirstDivergence(a, b []EpochDigest) (epoch uint64, ok bool) {
 		return b[i].Epoch, true
 	}
 	return 0, false
+}
+
+type membersOf struct {
+	p    MembersOfProvider
+	list []phase0.ValidatorIndex
+}
+
+func (m membersOf) EpochMembers(ctx context.Context, e phase0.Epoch, _ func(phase0.ValidatorIndex) bool) (*shuffle.EpochMembers, error) {
+	return m.p.EpochMembersOf(ctx, e, m.list)
 }
