@@ -99,27 +99,23 @@ type gatedGenerator struct {
 }
 
 func (g gatedGenerator) Generate(ctx context.Context, index int64) (*interval.Output, error) {
-	if g.gate == nil {
-		return g.g.Generate(ctx, index)
-	}
-	var out *interval.Output
-	err := g.gate(func() error {
-		var err error
-		out, err = g.g.Generate(ctx, index)
-		return err
-	})
-	return out, err
+	return gated(g.gate, func() (*interval.Output, error) { return g.g.Generate(ctx, index) })
 }
 
 // ScanAhead implements rewardsduty.AheadScanner, inside the gate like Generate.
 func (g gatedGenerator) ScanAhead(ctx context.Context, minNew uint64) (*interval.Ahead, error) {
-	if g.gate == nil {
-		return g.g.ScanAhead(ctx, minNew)
+	return gated(g.gate, func() (*interval.Ahead, error) { return g.g.ScanAhead(ctx, minNew) })
+}
+
+// gated runs fn inside gate, when there is one.
+func gated[T any](gate func(func() error) error, fn func() (T, error)) (T, error) {
+	if gate == nil {
+		return fn()
 	}
-	var out *interval.Ahead
-	err := g.gate(func() error {
+	var out T
+	err := gate(func() error {
 		var err error
-		out, err = g.g.ScanAhead(ctx, minNew)
+		out, err = fn()
 		return err
 	})
 	return out, err
